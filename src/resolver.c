@@ -1,0 +1,1 @@
+typedef int adl_placeholder_resolver;
