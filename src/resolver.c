@@ -1,1 +1,406 @@
-typedef int adl_placeholder_resolver;
+/* c-ares on a borrowed libuv loop. The channel's socket-state callback maps
+ * each DNS socket to a uv_poll_t; a uv timer follows ares_timeout(). The
+ * handles are unreferenced: the client decides whether work keeps the
+ * loop alive. Layer: engine (L2); must not include curl. */
+#include "resolver.h"
+
+#include "asyncdl.h"
+#include "queue.h"
+
+#include <ares.h>
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ADDRS_MAX 1024
+
+typedef struct sock_s {
+  uv_poll_t poll;
+  ares_socket_t fd;
+  adl__resolver_t *owner;
+  adl__queue_t node;
+} sock_t;
+
+typedef struct cache_entry_s {
+  adl__queue_t node; /* most recently used first */
+  uint64_t expires_ns;
+  char *host;
+  char addrs[];
+} cache_entry_t;
+
+struct adl__dnsq_s {
+  adl__resolver_t *owner;
+  adl__resolve_cb cb; /* NULL once cancelled */
+  void *arg;
+  uint64_t start_ns;
+  int in_call;  /* inside ares_getaddrinfo: completion must not free */
+  int finished; /* the c-ares callback has run */
+  char host[];
+};
+
+struct adl__resolver_s {
+  uv_loop_t *loop;
+  ares_channel channel;
+  uv_timer_t timer;
+  adl__queue_t socks;
+  adl__queue_t cache;
+  unsigned cache_len;
+  unsigned cache_max;
+  unsigned open_handles; /* timer + polls not yet through close_cb */
+  int closing;
+  void (*close_cb)(void *arg);
+  void *close_arg;
+};
+
+static void update_timer(adl__resolver_t *r);
+
+static void maybe_finish_close(adl__resolver_t *r) {
+  if (!r->closing || r->open_handles > 0)
+    return;
+  void (*cb)(void *) = r->close_cb;
+  void *arg = r->close_arg;
+  free(r);
+  if (cb)
+    cb(arg);
+}
+
+static void on_sock_closed(uv_handle_t *h) {
+  sock_t *s = h->data;
+  adl__resolver_t *r = s->owner;
+  free(s);
+  r->open_handles--;
+  maybe_finish_close(r);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  adl__resolver_t *r = h->data;
+  r->open_handles--;
+  maybe_finish_close(r);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  sock_t *s = h->data;
+  adl__resolver_t *r = s->owner;
+  ares_socket_t rfd = ARES_SOCKET_BAD;
+  ares_socket_t wfd = ARES_SOCKET_BAD;
+  /* A poll error (libuv reports POLLERR as a negative status) is handed to
+   * c-ares as both readable and writable so that it notices the failure. */
+  if (status < 0 || (events & UV_READABLE))
+    rfd = s->fd;
+  if (status < 0 || (events & UV_WRITABLE))
+    wfd = s->fd;
+  ares_process_fd(r->channel, rfd, wfd);
+  update_timer(r);
+}
+
+static sock_t *find_sock(adl__resolver_t *r, ares_socket_t fd) {
+  adl__queue_t *q;
+  ADL_QUEUE_FOREACH(q, &r->socks) {
+    sock_t *s = ADL_QUEUE_DATA(q, sock_t, node);
+    if (s->fd == fd)
+      return s;
+  }
+  return NULL;
+}
+
+static void forget_sock(sock_t *s) {
+  adl__queue_remove(&s->node);
+  uv_poll_stop(&s->poll);
+  uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+}
+
+/* c-ares tells us which sockets it wants watched; (0, 0) comes right before
+ * it closes the socket, so the watcher must go now. */
+static void on_sock_state(void *data, ares_socket_t fd, int readable,
+                          int writable) {
+  adl__resolver_t *r = data;
+  sock_t *s = find_sock(r, fd);
+  if (!readable && !writable) {
+    if (s != NULL)
+      forget_sock(s);
+    return;
+  }
+  if (s == NULL) {
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+      return; /* the query then times out: reported, never lost */
+    if (uv_poll_init_socket(r->loop, &s->poll, fd) != 0) {
+      free(s);
+      return;
+    }
+    s->fd = fd;
+    s->owner = r;
+    s->poll.data = s;
+    uv_unref((uv_handle_t *)&s->poll);
+    adl__queue_insert_tail(&r->socks, &s->node);
+    r->open_handles++;
+  }
+  int events = (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0);
+  uv_poll_start(&s->poll, events, on_poll);
+}
+
+static void on_timer(uv_timer_t *t) {
+  adl__resolver_t *r = t->data;
+  ares_process_fd(r->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+  update_timer(r);
+}
+
+static void update_timer(adl__resolver_t *r) {
+  if (r->closing)
+    return;
+  struct timeval tv;
+  struct timeval *next = ares_timeout(r->channel, NULL, &tv);
+  if (next == NULL) {
+    uv_timer_stop(&r->timer);
+    return;
+  }
+  uint64_t ms = (uint64_t)next->tv_sec * 1000 + (uint64_t)next->tv_usec / 1000;
+  /* Round up so the timer never fires just before c-ares' deadline. */
+  if (next->tv_usec % 1000)
+    ms++;
+  uv_timer_start(&r->timer, on_timer, ms, 0);
+}
+
+static int map_ares(int st) {
+  switch (st) {
+  case ARES_SUCCESS:
+    return 0;
+  case ARES_ENOTFOUND:
+  case ARES_ENODATA:
+  case ARES_ENONAME:
+    return ADL_ENOTFOUND;
+  case ARES_ETIMEOUT:
+    return ADL_EDNSTIMEOUT;
+  case ARES_ENOMEM:
+    return ADL_ENOMEM;
+  case ARES_ECANCELLED:
+  case ARES_EDESTRUCTION:
+    return ADL_ECANCELED;
+  default:
+    return ADL_EDNS;
+  }
+}
+
+/* Formats every address as curl's CURLOPT_RESOLVE wants it, IPv6 in
+ * brackets; returns the smallest TTL seen (seconds). */
+static int format_addrs(const struct ares_addrinfo *ai, char *buf,
+                        size_t cap) {
+  size_t len = 0;
+  int ttl = -1;
+  buf[0] = '\0';
+  for (const struct ares_addrinfo_node *n = ai->nodes; n; n = n->ai_next) {
+    char ip[INET6_ADDRSTRLEN];
+    const void *src;
+    if (n->ai_family == AF_INET)
+      src = &((const struct sockaddr_in *)(const void *)n->ai_addr)->sin_addr;
+    else if (n->ai_family == AF_INET6)
+      src = &((const struct sockaddr_in6 *)(const void *)n->ai_addr)->sin6_addr;
+    else
+      continue;
+    if (inet_ntop(n->ai_family, src, ip, sizeof(ip)) == NULL)
+      continue;
+    int w = snprintf(buf + len, cap - len, n->ai_family == AF_INET6 ? "%s[%s]" : "%s%s",
+                     len ? "," : "", ip);
+    if (w < 0 || (size_t)w >= cap - len) {
+      buf[len] = '\0'; /* keep the addresses that fit */
+      break;
+    }
+    len += (size_t)w;
+    if (ttl < 0 || n->ai_ttl < ttl)
+      ttl = n->ai_ttl;
+  }
+  return ttl < 0 ? 0 : ttl;
+}
+
+static void cache_store(adl__resolver_t *r, const char *host,
+                        const char *addrs, int ttl) {
+  if (r->cache_max == 0 || ttl <= 0)
+    return; /* TTL 0 means the answer must not be reused */
+  adl__queue_t *q;
+  ADL_QUEUE_FOREACH(q, &r->cache) {
+    cache_entry_t *e = ADL_QUEUE_DATA(q, cache_entry_t, node);
+    if (strcmp(e->host, host) == 0) {
+      adl__queue_remove(&e->node);
+      free(e->host);
+      free(e);
+      r->cache_len--;
+      break;
+    }
+  }
+  size_t alen = strlen(addrs) + 1;
+  cache_entry_t *e = malloc(sizeof(*e) + alen);
+  if (e == NULL)
+    return;
+  e->host = strdup(host);
+  if (e->host == NULL) {
+    free(e);
+    return;
+  }
+  memcpy(e->addrs, addrs, alen);
+  e->expires_ns = uv_hrtime() + (uint64_t)ttl * 1000000000u;
+  /* Newest first, so eviction takes the oldest from the tail. */
+  adl__queue_insert_before(r->cache.next, &e->node);
+  if (++r->cache_len > r->cache_max) {
+    cache_entry_t *old = ADL_QUEUE_DATA(r->cache.prev, cache_entry_t, node);
+    adl__queue_remove(&old->node);
+    free(old->host);
+    free(old);
+    r->cache_len--;
+  }
+}
+
+int adl__resolver_cached(adl__resolver_t *r, const char *host, char *buf,
+                         size_t cap) {
+  uint64_t now = uv_hrtime();
+  adl__queue_t *q;
+  ADL_QUEUE_FOREACH(q, &r->cache) {
+    cache_entry_t *e = ADL_QUEUE_DATA(q, cache_entry_t, node);
+    if (strcmp(e->host, host) != 0)
+      continue;
+    if (e->expires_ns <= now) {
+      adl__queue_remove(&e->node);
+      free(e->host);
+      free(e);
+      r->cache_len--;
+      return 0;
+    }
+    size_t n = strlen(e->addrs);
+    if (n >= cap)
+      return 0;
+    memcpy(buf, e->addrs, n + 1);
+    return 1;
+  }
+  return 0;
+}
+
+static void on_addrinfo(void *arg, int status, int timeouts,
+                        struct ares_addrinfo *ai) {
+  (void)timeouts;
+  adl__dnsq_t *q = arg;
+  adl__resolver_t *r = q->owner;
+  char addrs[ADDRS_MAX];
+  adl__dns_answer_t ans = {.status = map_ares(status),
+                           .ares_status = status,
+                           .addrs = NULL,
+                           .dns_us = (uv_hrtime() - q->start_ns) / 1000};
+  if (status == ARES_SUCCESS && ai != NULL) {
+    int ttl = format_addrs(ai, addrs, sizeof(addrs));
+    if (addrs[0] == '\0') {
+      ans.status = ADL_ENOTFOUND;
+    } else {
+      ans.addrs = addrs;
+      if (!r->closing)
+        cache_store(r, q->host, addrs, ttl);
+    }
+  }
+  if (ai != NULL)
+    ares_freeaddrinfo(ai);
+  q->finished = 1;
+  adl__resolve_cb cb = q->cb;
+  void *cb_arg = q->arg;
+  if (!q->in_call)
+    free(q);
+  if (cb != NULL)
+    cb(cb_arg, &ans);
+}
+
+int adl__resolve(adl__resolver_t *r, const char *host, adl__resolve_cb cb,
+                 void *arg, adl__dnsq_t **out) {
+  size_t hlen = strlen(host) + 1;
+  adl__dnsq_t *q = calloc(1, sizeof(*q) + hlen);
+  if (q == NULL)
+    return ADL_ENOMEM;
+  memcpy(q->host, host, hlen);
+  q->owner = r;
+  q->cb = cb;
+  q->arg = arg;
+  q->start_ns = uv_hrtime();
+  q->in_call = 1;
+  struct ares_addrinfo_hints hints;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  ares_getaddrinfo(r->channel, host, NULL, &hints, on_addrinfo, q);
+  q->in_call = 0;
+  if (q->finished) {
+    free(q);
+    *out = NULL;
+    return 0;
+  }
+  *out = q;
+  update_timer(r);
+  return 0;
+}
+
+void adl__resolve_cancel(adl__dnsq_t *q) {
+  /* c-ares 1.18 cannot cancel a single query; the answer is dropped and the
+   * query freed when it arrives (or when the channel is destroyed). */
+  if (q != NULL)
+    q->cb = NULL;
+}
+
+int adl__resolver_new(uv_loop_t *loop, const adl__resolver_opts_t *o,
+                      adl__resolver_t **out) {
+  adl__resolver_t *r = calloc(1, sizeof(*r));
+  if (r == NULL)
+    return ADL_ENOMEM;
+  r->loop = loop;
+  r->cache_max = o->cache_max;
+  adl__queue_init(&r->socks);
+  adl__queue_init(&r->cache);
+
+  struct ares_options ao;
+  memset(&ao, 0, sizeof(ao));
+  /* Never the 5 s x 4 defaults: a dead DNS server must fail fast. */
+  ao.timeout = o->timeout_ms ? (int)o->timeout_ms : 1000;
+  ao.tries = o->tries ? (int)o->tries : 2;
+  ao.sock_state_cb = on_sock_state;
+  ao.sock_state_cb_data = r;
+  int mask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB;
+  int st = ares_init_options(&r->channel, &ao, mask);
+  if (st != ARES_SUCCESS) {
+    free(r);
+    return st == ARES_ENOMEM ? ADL_ENOMEM : ADL_EDNS;
+  }
+  if (o->servers != NULL && o->servers[0] != '\0') {
+    st = ares_set_servers_ports_csv(r->channel, o->servers);
+    if (st != ARES_SUCCESS) {
+      ares_destroy(r->channel);
+      free(r);
+      return ADL_EINVAL;
+    }
+  }
+  int rc = uv_timer_init(loop, &r->timer);
+  if (rc != 0) {
+    ares_destroy(r->channel);
+    free(r);
+    return rc;
+  }
+  r->timer.data = r;
+  uv_unref((uv_handle_t *)&r->timer);
+  r->open_handles = 1;
+  *out = r;
+  return 0;
+}
+
+void adl__resolver_close(adl__resolver_t *r, void (*cb)(void *arg),
+                         void *arg) {
+  r->closing = 1;
+  r->close_cb = cb;
+  r->close_arg = arg;
+  /* Pending queries get ARES_EDESTRUCTION and free themselves; every socket
+   * gets its (0, 0) state call, which closes its poll handle. */
+  ares_destroy(r->channel);
+  r->channel = NULL;
+  while (!adl__queue_empty(&r->socks))
+    forget_sock(ADL_QUEUE_DATA(adl__queue_head(&r->socks), sock_t, node));
+  while (!adl__queue_empty(&r->cache)) {
+    cache_entry_t *e =
+        ADL_QUEUE_DATA(adl__queue_head(&r->cache), cache_entry_t, node);
+    adl__queue_remove(&e->node);
+    free(e->host);
+    free(e);
+  }
+  uv_timer_stop(&r->timer);
+  uv_close((uv_handle_t *)&r->timer, on_timer_closed);
+}

@@ -1,1 +1,63 @@
-typedef int adl_placeholder_strategy;
+/* Strategy policy table and names. L0: libc only. */
+#include "strategy.h"
+
+#include <string.h>
+
+static const char *const names[] = {"serial", "session", "parallel"};
+
+const char *adl_strategy_name(adl_strategy_t s) {
+  if ((unsigned)s >= sizeof(names) / sizeof(names[0]))
+    return NULL;
+  return names[s];
+}
+
+int adl_strategy_parse(const char *name, adl_strategy_t *out) {
+  if (name == NULL || out == NULL)
+    return ADL_EINVAL;
+  for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    if (strcmp(name, names[i]) == 0) {
+      *out = (adl_strategy_t)i;
+      return 0;
+    }
+  }
+  return ADL_EINVAL;
+}
+
+int adl__policy_for(adl_strategy_t s, unsigned k, adl__policy_t *p) {
+  if (p == NULL)
+    return ADL_EINVAL;
+  switch (s) {
+  case ADL_STRATEGY_SERIAL:
+    /* What requests.get() in a loop does: a new resolver lookup, a new TCP
+     * (and TLS) connection and no session resumption for every request. */
+    *p = (adl__policy_t){.max_inflight = 1,
+                         .max_host_conns = 1,
+                         .max_conns = 1,
+                         .fresh_connect = 1,
+                         .fresh_dns = 1,
+                         .share_tls_sessions = 0};
+    return 0;
+  case ADL_STRATEGY_SESSION:
+    /* requests.Session: one kept-alive connection for the whole list. */
+    *p = (adl__policy_t){.max_inflight = 1,
+                         .max_host_conns = 1,
+                         .max_conns = 1,
+                         .fresh_connect = 0,
+                         .fresh_dns = 0,
+                         .share_tls_sessions = 1};
+    return 0;
+  case ADL_STRATEGY_PARALLEL:
+    if (k == 0)
+      return ADL_EINVAL;
+    /* Exactly as many transfers in flight as connections allowed, so no
+     * transfer ever sits in curl's PENDING state (its timeout would tick). */
+    *p = (adl__policy_t){.max_inflight = k,
+                         .max_host_conns = k,
+                         .max_conns = k,
+                         .fresh_connect = 0,
+                         .fresh_dns = 0,
+                         .share_tls_sessions = 1};
+    return 0;
+  }
+  return ADL_EINVAL;
+}

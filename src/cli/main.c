@@ -1,0 +1,382 @@
+/* asyncdl: download a list of documents with one or all strategies and
+ * compare their wall-clock totals. The tool owns the loop; every run is one
+ * adl_client with one adl_batch, run one after another on that loop, so
+ * their connection caches never mix. Sees include/asyncdl.h only (plus the
+ * fixture server for --local). */
+#include "asyncdl.h"
+#include "fixture.h"
+#include "list.h"
+#include "opts.h"
+#include "report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct item_s {
+  cli_item_t it;
+  char *path; /* DIR/<name>.json with --out, else NULL */
+} item_t;
+
+typedef struct app_s {
+  cli_opts_t o;
+  uv_loop_t loop;
+  fixture_t *fixture;
+  char *base_url;
+  cli_list_t *list;
+  cli_json_t *json;
+  uv_signal_t sigint, sigterm;
+  adl_strategy_t order[3];
+  unsigned nstrat;
+  unsigned run;  /* index of the current run: rep * nstrat + position */
+  unsigned runs; /* nstrat * repeat */
+  adl_summary_t *results; /* [strategy][repeat] */
+  adl_client_t *client;
+  adl_batch_t *batch;
+  uint64_t failures;
+  int list_error;
+  int signal_seen;
+} app_t;
+
+static adl_strategy_t run_strategy(const app_t *a, unsigned run) {
+  unsigned rep = run / a->nstrat;
+  /* Rotate the order across repeats so no strategy always runs first
+   * (a warm page cache or a cold one would otherwise favour it). */
+  return a->order[(run % a->nstrat + rep) % a->nstrat];
+}
+
+static int next_item(adl_batch_t *b, const char **url, const char **path,
+                     void **out) {
+  app_t *a = adl_batch_get_data(b);
+  item_t *x = calloc(1, sizeof(*x));
+  if (x == NULL)
+    return ADL_ENOMEM;
+  char err[512];
+  int rc = cli_list_next(a->list, &x->it, err, sizeof(err));
+  if (rc <= 0) {
+    free(x);
+    if (rc < 0) {
+      fprintf(stderr, "asyncdl: %s\n", err);
+      a->list_error = 1;
+      return ADL_EINVAL;
+    }
+    return 0;
+  }
+  if (a->o.out_dir != NULL) {
+    char fname[CLI_NAME_MAX + 16];
+    if (cli_safe_filename(x->it.name, fname, sizeof(fname)) == 0) {
+      size_t n = strlen(a->o.out_dir) + strlen(fname) + 2;
+      x->path = malloc(n);
+      if (x->path != NULL)
+        snprintf(x->path, n, "%s/%s", a->o.out_dir, fname);
+    }
+  }
+  *url = x->it.url;
+  *path = x->path;
+  *out = x;
+  return 1;
+}
+
+static void on_result(adl_batch_t *b, void *item, const adl_result_t *res) {
+  app_t *a = adl_batch_get_data(b);
+  item_t *x = item;
+  if (res->status != 0) {
+    a->failures++;
+    cli_report_outcome(stderr, res->url, res);
+  }
+  if (a->json != NULL)
+    cli_json_item(a->json, res->url, x ? x->path : NULL, res);
+  if (x != NULL) {
+    cli_item_free(&x->it);
+    free(x->path);
+    free(x);
+  }
+}
+
+static void start_run(app_t *a);
+static void finish(app_t *a);
+
+static void on_client_closed(adl_client_t *c) {
+  app_t *a = adl_client_get_data(c);
+  a->client = NULL;
+  a->run++;
+  if (a->signal_seen || a->list_error || a->run >= a->runs)
+    finish(a);
+  else
+    start_run(a);
+}
+
+static void on_batch_done(adl_batch_t *b, const adl_summary_t *s) {
+  app_t *a = adl_batch_get_data(b);
+  a->batch = NULL;
+  adl_strategy_t st = run_strategy(a, a->run);
+  unsigned rep = a->run / a->nstrat;
+  a->results[(unsigned)st * a->o.repeat + rep] = *s;
+  if (a->json != NULL)
+    cli_json_run_end(a->json, s);
+  if (!a->o.quiet)
+    fprintf(stderr,
+            "asyncdl: %-8s run %u/%u: %.3f s, %llu/%llu ok, %llu "
+            "connections\n",
+            adl_strategy_name(st), rep + 1, a->o.repeat,
+            (double)s->wall_us / 1e6, (unsigned long long)s->ok,
+            (unsigned long long)s->requests,
+            (unsigned long long)s->connections);
+  adl_client_close(a->client, on_client_closed);
+}
+
+static void start_run(app_t *a) {
+  adl_strategy_t st = run_strategy(a, a->run);
+  char err[512];
+  if (cli_list_rewind(a->list, err, sizeof(err)) != 0) {
+    fprintf(stderr, "asyncdl: %s\n", err);
+    a->list_error = 1;
+    finish(a);
+    return;
+  }
+  adl_options_t ao;
+  adl_options_init(&ao);
+  ao.strategy = st;
+  ao.max_connections = a->o.connections;
+  ao.timeout_ms = a->o.timeout_ms;
+  ao.connect_timeout_ms = a->o.connect_timeout_ms;
+  ao.dns_servers = a->o.dns_server;
+  ao.cacert = a->o.cacert;
+  ao.insecure = a->o.insecure;
+  ao.max_size = a->o.max_size;
+  ao.retries = a->o.retries;
+  ao.max_redirects = a->o.max_redirects;
+  int rc = adl_client_new(&a->loop, &ao, &a->client);
+  if (rc != 0) {
+    fprintf(stderr, "asyncdl: cannot create a client: %s\n",
+            adl_strerror(rc));
+    a->list_error = 1;
+    finish(a);
+    return;
+  }
+  adl_client_set_data(a->client, a);
+  if (a->json != NULL)
+    cli_json_run_begin(a->json, adl_strategy_name(st), a->run / a->nstrat,
+                       st == ADL_STRATEGY_PARALLEL ? a->o.connections : 1);
+  adl_batch_opts_t bo = {.next = next_item,
+                         .result = on_result,
+                         .done = on_batch_done,
+                         .sink = a->o.out_dir ? ADL_SINK_FILE
+                                              : ADL_SINK_DISCARD,
+                         .data = a};
+  rc = adl_batch_start(a->client, &bo, &a->batch);
+  if (rc != 0) {
+    fprintf(stderr, "asyncdl: cannot start: %s\n", adl_strerror(rc));
+    a->list_error = 1;
+    adl_client_close(a->client, on_client_closed);
+  }
+}
+
+static void on_fixture_closed(void *arg) { (void)arg; }
+
+static void finish(app_t *a) {
+  uv_close((uv_handle_t *)&a->sigint, NULL);
+  uv_close((uv_handle_t *)&a->sigterm, NULL);
+  if (a->fixture != NULL) {
+    fixture_close(a->fixture, on_fixture_closed, NULL);
+    a->fixture = NULL;
+  }
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  app_t *a = h->data;
+  if (a->signal_seen) {
+    /* A second interrupt means "now": no more cleanup. */
+    _exit(128 + signum);
+  }
+  a->signal_seen = signum;
+  fprintf(stderr, "asyncdl: %s: stopping (again to quit at once)\n",
+          signum == SIGINT ? "interrupted" : "terminated");
+  if (a->batch != NULL)
+    adl_batch_cancel(a->batch);
+}
+
+/* Fills rows with one line per strategy: the median run by wall time. */
+static size_t build_rows(app_t *a, cli_row_t *rows) {
+  size_t n = 0;
+  for (unsigned i = 0; i < a->nstrat; i++) {
+    adl_strategy_t st = a->order[i];
+    adl_summary_t *runs = &a->results[(unsigned)st * a->o.repeat];
+    unsigned done = 0;
+    uint64_t walls[1000];
+    for (unsigned r = 0; r < a->o.repeat; r++)
+      if (runs[r].requests > 0)
+        walls[done++] = runs[r].wall_us;
+    if (done == 0)
+      continue;
+    uint64_t med = cli_median_u64(walls, done);
+    cli_row_t *row = &rows[n++];
+    memset(row, 0, sizeof(*row));
+    row->strategy = adl_strategy_name(st);
+    row->connections = st == ADL_STRATEGY_PARALLEL ? a->o.connections : 1;
+    row->repeats = done;
+    row->wall_min_us = walls[0];
+    row->wall_max_us = walls[done - 1];
+    for (unsigned r = 0; r < a->o.repeat; r++)
+      if (runs[r].requests > 0 && runs[r].wall_us == med) {
+        row->median = runs[r];
+        break;
+      }
+  }
+  return n;
+}
+
+static int prepare_out_dir(const char *dir) {
+  struct stat sb;
+  if (stat(dir, &sb) != 0) {
+    if (errno != ENOENT || mkdir(dir, 0777) != 0) {
+      fprintf(stderr, "asyncdl: --out: cannot create '%s': %s\n", dir,
+              strerror(errno));
+      return -1;
+    }
+  } else if (!S_ISDIR(sb.st_mode)) {
+    fprintf(stderr, "asyncdl: --out: '%s' is not a directory\n", dir);
+    return -1;
+  }
+  if (access(dir, W_OK | X_OK) != 0) {
+    fprintf(stderr, "asyncdl: --out: '%s' is not writable: %s\n", dir,
+            strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+static int setup(app_t *a, char *err, size_t errlen) {
+  const cli_opts_t *o = &a->o;
+  if (o->out_dir != NULL && prepare_out_dir(o->out_dir) != 0)
+    return CLI_EXIT_USAGE;
+  const char *base = o->base_url;
+  if (o->local) {
+    fixture_opts_t fo;
+    fixture_opts_init(&fo);
+    fo.rtt_ms = o->rtt_ms;
+    int rc = fixture_start(&a->loop, &fo, &a->fixture);
+    if (rc != 0) {
+      fprintf(stderr, "asyncdl: --local: cannot start the server: %s\n",
+              uv_strerror(rc));
+      return CLI_EXIT_INTERNAL;
+    }
+    char buf[128];
+    snprintf(buf, sizeof(buf), "http://127.0.0.1:%d/api/v2/pokemon/",
+             fixture_port(a->fixture));
+    a->base_url = strdup(buf);
+    if (a->base_url == NULL)
+      return CLI_EXIT_INTERNAL;
+    base = a->base_url;
+    fprintf(stderr,
+            "asyncdl: local fixture server on 127.0.0.1:%d; network latency "
+            "is EMULATED: %u ms round trip per response, one more for the "
+            "first response on a new connection\n",
+            fixture_port(a->fixture), o->rtt_ms);
+  }
+  if (cli_list_open(&a->list, o->list_path, base, err, errlen) != 0)
+    return CLI_EXIT_USAGE;
+  int count = cli_list_check(a->list, o->out_dir != NULL, err, errlen);
+  if (count < 0)
+    return CLI_EXIT_USAGE;
+  if (count == 0) {
+    snprintf(err, errlen, "%s: the list has no URL", cli_list_name(a->list));
+    return CLI_EXIT_USAGE;
+  }
+  if (o->insecure)
+    fprintf(stderr, "asyncdl: WARNING: --insecure: TLS certificates are "
+                    "NOT verified\n");
+  if (o->json_path != NULL) {
+    a->json = cli_json_open(o->json_path, err, errlen);
+    if (a->json == NULL)
+      return CLI_EXIT_USAGE;
+  }
+  if (o->strategy_all) {
+    a->nstrat = 3;
+    a->order[0] = ADL_STRATEGY_SERIAL;
+    a->order[1] = ADL_STRATEGY_SESSION;
+    a->order[2] = ADL_STRATEGY_PARALLEL;
+  } else {
+    a->nstrat = 1;
+    a->order[0] = o->strategy;
+  }
+  a->runs = a->nstrat * o->repeat;
+  a->results = calloc(3 * (size_t)o->repeat, sizeof(adl_summary_t));
+  if (a->results == NULL)
+    return CLI_EXIT_INTERNAL;
+  if (!o->quiet)
+    fprintf(stderr, "asyncdl %s: %d URLs from %s, %u run%s\n",
+            ADL_VERSION_STRING, count, cli_list_name(a->list), a->runs,
+            a->runs == 1 ? "" : "s");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  static app_t app;
+  app_t *a = &app;
+  char err[1024] = "";
+  cli_opts_init(&a->o);
+  if (cli_opts_parse(&a->o, argc, argv, err, sizeof(err)) != 0) {
+    fprintf(stderr, "asyncdl: %s\nTry 'asyncdl --help'.\n", err);
+    return CLI_EXIT_USAGE;
+  }
+  if (a->o.help) {
+    cli_usage(stdout);
+    return CLI_EXIT_OK;
+  }
+  if (a->o.version) {
+    printf("asyncdl %s\n", adl_version_string());
+    return CLI_EXIT_OK;
+  }
+  if (adl_library_init() != 0 || uv_loop_init(&a->loop) != 0) {
+    fprintf(stderr, "asyncdl: cannot initialise libraries\n");
+    return CLI_EXIT_INTERNAL;
+  }
+  int code = setup(a, err, sizeof(err));
+  if (code != 0) {
+    if (err[0])
+      fprintf(stderr, "asyncdl: %s\n", err);
+  } else {
+    uv_signal_init(&a->loop, &a->sigint);
+    uv_signal_init(&a->loop, &a->sigterm);
+    a->sigint.data = a->sigterm.data = a;
+    uv_signal_start(&a->sigint, on_signal, SIGINT);
+    uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+    start_run(a);
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+    cli_row_t rows[3];
+    size_t n = build_rows(a, rows);
+    if (n > 0)
+      cli_report_table(stdout, rows, n);
+    fflush(stdout);
+    if (a->json != NULL && cli_json_close(a->json, rows, n) != 0) {
+      fprintf(stderr, "asyncdl: --json: cannot write '%s'\n",
+              a->o.json_path);
+      code = CLI_EXIT_INTERNAL;
+    }
+    a->json = NULL;
+    if (a->signal_seen)
+      code = 128 + a->signal_seen;
+    else if (a->list_error)
+      code = CLI_EXIT_INTERNAL;
+    else if (a->failures > 0)
+      code = CLI_EXIT_FAILED;
+  }
+  if (a->json != NULL)
+    cli_json_discard(a->json);
+  if (a->fixture != NULL)
+    fixture_close(a->fixture, on_fixture_closed, NULL);
+  uv_run(&a->loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&a->loop) != 0)
+    fprintf(stderr, "asyncdl: internal: handles left open at exit\n");
+  cli_list_close(a->list);
+  free(a->results);
+  free(a->base_url);
+  adl_library_shutdown();
+  return code;
+}

@@ -1,0 +1,39 @@
+/* The strategy policy table and strategy names. */
+#include "adl-test.h"
+#include "strategy.h"
+
+int main(void) {
+  adl__policy_t p;
+  ASSERT_EQ(adl__policy_for(ADL_STRATEGY_SERIAL, 8, &p), 0);
+  ASSERT_EQ(p.max_inflight, 1);
+  ASSERT_EQ(p.fresh_connect, 1);
+  ASSERT_EQ(p.fresh_dns, 1);
+  ASSERT_EQ(p.share_tls_sessions, 0);
+
+  ASSERT_EQ(adl__policy_for(ADL_STRATEGY_SESSION, 8, &p), 0);
+  ASSERT_EQ(p.max_inflight, 1);
+  ASSERT_EQ(p.max_host_conns, 1);
+  ASSERT_EQ(p.max_conns, 1);
+  ASSERT_EQ(p.fresh_connect, 0);
+  ASSERT_EQ(p.fresh_dns, 0);
+
+  ASSERT_EQ(adl__policy_for(ADL_STRATEGY_PARALLEL, 8, &p), 0);
+  ASSERT_EQ(p.max_inflight, 8);
+  ASSERT_EQ(p.max_host_conns, 8);
+  ASSERT_EQ(p.max_conns, 8);
+  ASSERT_EQ(p.fresh_connect, 0);
+  ASSERT_EQ(adl__policy_for(ADL_STRATEGY_PARALLEL, 0, &p), ADL_EINVAL);
+  ASSERT_EQ(adl__policy_for((adl_strategy_t)7, 1, &p), ADL_EINVAL);
+
+  adl_strategy_t s;
+  ASSERT_EQ(adl_strategy_parse("serial", &s), 0);
+  ASSERT_EQ(s, ADL_STRATEGY_SERIAL);
+  ASSERT_EQ(adl_strategy_parse("parallel", &s), 0);
+  ASSERT_EQ(s, ADL_STRATEGY_PARALLEL);
+  ASSERT_EQ(adl_strategy_parse("Parallel", &s), ADL_EINVAL);
+  ASSERT_EQ(adl_strategy_parse("", &s), ADL_EINVAL);
+  ASSERT_STR_EQ(adl_strategy_name(ADL_STRATEGY_SESSION), "session");
+  ASSERT(adl_strategy_name((adl_strategy_t)3) == NULL);
+  printf("test-strategy: passed\n");
+  return 0;
+}
