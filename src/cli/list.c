@@ -1,0 +1,424 @@
+/* The download list, read one line at a time with a fixed buffer: a list of
+ * a million names costs no more memory than a list of three. Only
+ * cli_list_check's duplicate detection keeps per-item state, and frees it
+ * before returning. */
+#include "list.h"
+
+/* The built-in list is the fixture server's own table, so that the default
+ * list and what --local serves can never disagree. */
+#include "pokedex.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct cli_list_s {
+  FILE *fp;                        /* NULL for the built-in table */
+  char *display;                   /* file name as shown in messages */
+  char *base;                      /* base URL names are joined to */
+  unsigned long line;              /* lines consumed so far */
+  size_t builtin_next;             /* next index into pokedex_names */
+  char buf[CLI_LIST_MAX_LINE + 2]; /* a line, its CR, and a NUL */
+};
+
+/* Formats the message into err and returns rc. */
+__attribute__((format(printf, 4, 5))) static int
+fail(int rc, char *err, size_t errlen, const char *fmt, ...) {
+  if (err != NULL && errlen > 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return rc;
+}
+
+/* ---- the reader -------------------------------------------------------- */
+
+static int errno_class(int e) {
+  switch (e) {
+  case ENOENT:
+  case ENOTDIR:
+  case EACCES:
+  case EPERM:
+  case ELOOP:
+  case ENAMETOOLONG:
+  case EISDIR:
+  case ENXIO:
+    return CLI_LIST_EINPUT;
+  default:
+    return CLI_LIST_ESYSTEM;
+  }
+}
+
+/* Copies src to an unlinked temporary file so that input which cannot seek
+ * (stdin, a pipe, a FIFO) can still be read twice: once by cli_list_check
+ * and once for the downloads. */
+static int spool(cli_list_t *l, int src, char *err, size_t errlen) {
+  const char *dir = getenv("TMPDIR");
+  char tmpl[PATH_MAX], chunk[65536];
+  int fd = -1;
+  if (dir == NULL || *dir == '\0')
+    dir = "/tmp";
+#ifdef O_TMPFILE
+  fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#endif
+  if (fd < 0) { /* no O_TMPFILE here: create, then unlink at once */
+    if (snprintf(tmpl, sizeof(tmpl), "%s/asyncdl-list-XXXXXX", dir) >=
+        (int)sizeof(tmpl))
+      return fail(CLI_LIST_ESYSTEM, err, errlen, "TMPDIR is too long");
+    fd = mkostemp(tmpl, O_CLOEXEC);
+    if (fd >= 0)
+      unlink(tmpl);
+  }
+  if (fd < 0)
+    return fail(CLI_LIST_ESYSTEM, err, errlen,
+                "%s: cannot create a temporary file in %s: %s", l->display, dir,
+                strerror(errno));
+  for (;;) {
+    ssize_t n = read(src, chunk, sizeof(chunk));
+    if (n == 0)
+      break;
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int e = errno;
+      close(fd);
+      return fail(errno_class(e), err, errlen, "%s: read error: %s", l->display,
+                  strerror(e));
+    }
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = write(fd, chunk + off, (size_t)(n - off));
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0) {
+        int e = errno;
+        close(fd);
+        return fail(CLI_LIST_ESYSTEM, err, errlen,
+                    "%s: cannot copy to a temporary file in %s: %s", l->display,
+                    dir, strerror(e));
+      }
+      off += w;
+    }
+  }
+  if (lseek(fd, 0, SEEK_SET) != 0 || (l->fp = fdopen(fd, "r")) == NULL) {
+    int e = errno;
+    close(fd);
+    return fail(CLI_LIST_ESYSTEM, err, errlen, "%s: %s", l->display,
+                strerror(e));
+  }
+  return 0;
+}
+
+static int open_path(cli_list_t *l, const char *path, char *err,
+                     size_t errlen) {
+  struct stat st;
+  int rc = 0;
+  if (strcmp(path, "-") == 0)
+    return spool(l, STDIN_FILENO, err, errlen);
+  int fd = open(path, O_RDONLY | O_CLOEXEC), e = errno;
+  if (fd < 0)
+    return fail(errno_class(e), err, errlen, "%s: %s", l->display, strerror(e));
+  if (fstat(fd, &st) != 0) {
+    e = errno;
+    rc = fail(errno_class(e), err, errlen, "%s: %s", l->display, strerror(e));
+  } else if (S_ISDIR(st.st_mode)) {
+    rc = fail(CLI_LIST_EINPUT, err, errlen, "%s: is a directory", l->display);
+  } else if (!S_ISREG(st.st_mode)) {
+    rc = spool(l, fd, err, errlen); /* e.g. --list=<(command) */
+  } else if ((l->fp = fdopen(fd, "r")) != NULL) {
+    return 0;
+  } else {
+    rc = fail(CLI_LIST_ESYSTEM, err, errlen, "%s: %s", l->display,
+              strerror(errno));
+  }
+  close(fd);
+  return rc;
+}
+
+int cli_list_open(cli_list_t **out, const char *path, const char *base_url,
+                  char *err, size_t errlen) {
+  cli_list_t *l;
+  char shown[256];
+  *out = NULL;
+  if (base_url == NULL)
+    return fail(CLI_LIST_ESYSTEM, err, errlen, "no base URL given");
+  if (path == NULL)
+    snprintf(shown, sizeof(shown), "<built-in>");
+  else if (strcmp(path, "-") == 0)
+    snprintf(shown, sizeof(shown), "<stdin>");
+  else
+    cli_quote(shown, sizeof(shown), path, strlen(path));
+  if ((l = calloc(1, sizeof(*l))) == NULL ||
+      (l->display = strdup(shown)) == NULL ||
+      (l->base = strdup(base_url)) == NULL) {
+    cli_list_close(l);
+    return fail(CLI_LIST_ESYSTEM, err, errlen, "out of memory");
+  }
+  if (path != NULL) {
+    int rc = open_path(l, path, err, errlen);
+    if (rc != 0) {
+      cli_list_close(l);
+      return rc;
+    }
+  }
+  *out = l;
+  return 0;
+}
+
+const char *cli_list_name(const cli_list_t *l) { return l->display; }
+
+void cli_list_close(cli_list_t *l) {
+  if (l == NULL)
+    return;
+  if (l->fp != NULL)
+    fclose(l->fp);
+  free(l->display);
+  free(l->base);
+  free(l);
+}
+
+void cli_item_free(cli_item_t *item) {
+  free(item->url);
+  free(item->name);
+  memset(item, 0, sizeof(*item));
+}
+
+int cli_list_rewind(cli_list_t *l, char *err, size_t errlen) {
+  l->line = 0;
+  l->builtin_next = 0;
+  if (l->fp != NULL) {
+    clearerr(l->fp);
+    if (fseek(l->fp, 0, SEEK_SET) != 0)
+      return fail(CLI_LIST_ESYSTEM, err, errlen, "%s: cannot rewind: %s",
+                  l->display, strerror(errno));
+  }
+  return 0;
+}
+
+/* Reads one raw line (terminator dropped, CR kept) into l->buf. Bytes past
+ * the buffer are consumed and dropped so the next call starts on the next
+ * line. Returns 1, 0 at the end, or -1 on a read error. */
+static int read_line(cli_list_t *l, size_t *len, int *too_long) {
+  size_t n = 0;
+  int c;
+  *too_long = 0;
+  while ((c = getc_unlocked(l->fp)) != EOF && c != '\n') {
+    if (n < sizeof(l->buf) - 1)
+      l->buf[n++] = (char)c;
+    else
+      *too_long = 1;
+  }
+  if (c == EOF && ferror(l->fp))
+    return -1;
+  if (c == EOF && n == 0 && !*too_long)
+    return 0;
+  l->buf[n] = '\0';
+  *len = n;
+  return 1;
+}
+
+/* Turns the line in l->buf into *item. Returns 1 for an item, 0 for a blank
+ * or comment line, or CLI_LIST_E*. */
+static int parse_line(cli_list_t *l, size_t n, int too_long, cli_item_t *item,
+                      char *err, size_t errlen) {
+  char *s = l->buf, why[300];
+  size_t skipped = 0;
+  if (n > 0 && s[n - 1] == '\r')
+    s[--n] = '\0';
+  if (too_long || n > CLI_LIST_MAX_LINE)
+    return fail(CLI_LIST_EINPUT, err, errlen,
+                "%s:%lu: line longer than %d bytes", l->display, l->line,
+                CLI_LIST_MAX_LINE);
+  if (l->line == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+    s += 3;
+    n -= 3;
+    skipped = 3;
+  }
+  for (size_t i = 0; i < n;) {
+    const unsigned char *u = (const unsigned char *)s + i;
+    size_t k = cli_utf8_len(u, n - i);
+    if (k == 0)
+      return fail(CLI_LIST_EINPUT, err, errlen,
+                  "%s:%lu: invalid UTF-8 (byte 0x%02X at byte %zu)", l->display,
+                  l->line, u[0], skipped + i + 1);
+    if ((k == 1 && ((u[0] < 0x20 && u[0] != '\t') || u[0] == 0x7F)) ||
+        (k == 2 && u[0] == 0xC2 && u[1] < 0xA0))
+      return fail(CLI_LIST_EINPUT, err, errlen,
+                  "%s:%lu: control character 0x%02X at byte %zu", l->display,
+                  l->line, k == 1 ? u[0] : u[1], skipped + i + 1);
+    i += k;
+  }
+  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+    s[--n] = '\0';
+  while (*s == ' ' || *s == '\t')
+    s++;
+  if (*s == '\0' || *s == '#')
+    return 0;
+  if (strstr(s, "://") != NULL) {
+    if (cli_url_check(s, why, sizeof(why)) != 0)
+      return fail(CLI_LIST_EINPUT, err, errlen, "%s:%lu: %s", l->display,
+                  l->line, why);
+    item->url = strdup(s);
+    item->name = item->url != NULL ? cli_url_name(s) : NULL;
+  } else {
+    if (cli_name_check(s, why, sizeof(why)) != 0)
+      return fail(CLI_LIST_EINPUT, err, errlen, "%s:%lu: %s", l->display,
+                  l->line, why);
+    item->name = strdup(s);
+    if (item->name != NULL && cli_url_join(l->base, s, &item->url) != 0)
+      item->url = NULL;
+  }
+  if (item->url == NULL || item->name == NULL) {
+    cli_item_free(item);
+    return fail(CLI_LIST_ESYSTEM, err, errlen, "out of memory");
+  }
+  item->line = l->line;
+  return 1;
+}
+
+int cli_list_next(cli_list_t *l, cli_item_t *item, char *err, size_t errlen) {
+  memset(item, 0, sizeof(*item));
+  if (l->fp == NULL) {
+    if (l->builtin_next >= POKEDEX_COUNT)
+      return 0;
+    const char *name = pokedex_names[l->builtin_next++];
+    item->name = strdup(name);
+    if (item->name == NULL || cli_url_join(l->base, name, &item->url) != 0) {
+      cli_item_free(item);
+      return fail(CLI_LIST_ESYSTEM, err, errlen, "out of memory");
+    }
+    item->line = ++l->line;
+    return 1;
+  }
+  for (;;) {
+    size_t n = 0;
+    int too_long, rc = read_line(l, &n, &too_long);
+    if (rc < 0)
+      return fail(CLI_LIST_ESYSTEM, err, errlen, "%s:%lu: read error: %s",
+                  l->display, l->line + 1, strerror(errno));
+    if (rc == 0)
+      return 0;
+    l->line++;
+    rc = parse_line(l, n, too_long, item, err, errlen);
+    if (rc != 0)
+      return rc;
+  }
+}
+
+/* ---- duplicate file names ---------------------------------------------- */
+
+typedef struct {
+  char *key; /* NULL = free slot */
+  unsigned long line;
+} slot_t;
+
+typedef struct {
+  slot_t *slots;
+  size_t cap, n; /* cap is a power of two */
+} nameset_t;
+
+static uint64_t fnv1a(const char *s) {
+  uint64_t h = 14695981039346656037ull;
+  for (; *s != '\0'; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+static slot_t *set_find(slot_t *slots, size_t cap, const char *key) {
+  size_t i = (size_t)fnv1a(key) & (cap - 1);
+  while (slots[i].key != NULL && strcmp(slots[i].key, key) != 0)
+    i = (i + 1) & (cap - 1);
+  return &slots[i];
+}
+
+/* Returns 0 when added, the first line when key was already there, or -1
+ * when out of memory. */
+static long set_add(nameset_t *s, const char *key, unsigned long line) {
+  if ((s->n + 1) * 10 > s->cap * 7) { /* keep probes short: load <= 70 % */
+    size_t ncap = s->cap != 0 ? s->cap * 2 : 256;
+    slot_t *ns = calloc(ncap, sizeof(*ns));
+    if (ns == NULL)
+      return -1;
+    for (size_t i = 0; i < s->cap; i++)
+      if (s->slots[i].key != NULL)
+        *set_find(ns, ncap, s->slots[i].key) = s->slots[i];
+    free(s->slots);
+    s->slots = ns;
+    s->cap = ncap;
+  }
+  slot_t *sl = set_find(s->slots, s->cap, key);
+  if (sl->key != NULL)
+    return (long)sl->line;
+  if ((sl->key = strdup(key)) == NULL)
+    return -1;
+  sl->line = line;
+  s->n++;
+  return 0;
+}
+
+static void set_free(nameset_t *s) {
+  for (size_t i = 0; i < s->cap; i++)
+    free(s->slots[i].key);
+  free(s->slots);
+}
+
+/* Checks one item's file name; returns 0 or CLI_LIST_E*. */
+static int check_file(cli_list_t *l, nameset_t *set, const cli_item_t *it,
+                      char *err, size_t errlen) {
+  char fname[CLI_NAME_MAX + sizeof(".json")], q[100];
+  const char *why = cli_filename_problem(it->name);
+  if (why != NULL) {
+    cli_quote(q, sizeof(q), it->name, strlen(it->name));
+    return fail(CLI_LIST_EINPUT, err, errlen,
+                "%s:%lu: '%s' cannot be a file name: it %s", l->display,
+                it->line, q, why);
+  }
+  cli_safe_filename(it->name, fname, sizeof(fname));
+  long prev = set_add(set, fname, it->line);
+  if (prev < 0)
+    return fail(CLI_LIST_ESYSTEM, err, errlen, "out of memory");
+  if (prev > 0) {
+    cli_quote(q, sizeof(q), fname, strlen(fname));
+    return fail(CLI_LIST_EINPUT, err, errlen,
+                "%s:%lu: '%s' also produced by line %ld", l->display, it->line,
+                q, prev);
+  }
+  return 0;
+}
+
+int cli_list_check(cli_list_t *l, int need_files, char *err, size_t errlen) {
+  nameset_t set = {NULL, 0, 0};
+  cli_item_t it;
+  int count = 0, rc = cli_list_rewind(l, err, errlen);
+  while (rc == 0) {
+    int got = cli_list_next(l, &it, err, errlen);
+    if (got <= 0) {
+      rc = got;
+      break;
+    }
+    if (need_files)
+      rc = check_file(l, &set, &it, err, errlen);
+    cli_item_free(&it);
+    if (rc == 0 && count == INT_MAX)
+      rc = fail(CLI_LIST_EINPUT, err, errlen, "%s: more than %d entries",
+                l->display, INT_MAX);
+    if (rc == 0)
+      count++;
+  }
+  set_free(&set);
+  if (rc < 0) {
+    char ignored[8];
+    cli_list_rewind(l, ignored, sizeof(ignored));
+    return rc;
+  }
+  rc = cli_list_rewind(l, err, errlen);
+  return rc < 0 ? rc : count;
+}

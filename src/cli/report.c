@@ -1,0 +1,508 @@
+/* Tables, per-URL lines and the streamed JSON report. Numbers go through
+ * integer formatting (fmt_scaled, fmt_double) rather than "%f" because a
+ * host that calls setlocale() would otherwise get "1,5" in the JSON. */
+#include "report.h"
+
+#include "url.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const uint64_t pow10_u64[] = {1ull,
+                                     10ull,
+                                     100ull,
+                                     1000ull,
+                                     10000ull,
+                                     100000ull,
+                                     1000000ull,
+                                     10000000ull,
+                                     100000000ull,
+                                     1000000000ull,
+                                     10000000000ull,
+                                     100000000000ull,
+                                     1000000000000ull};
+
+/* v / 10^k printed with d <= k decimals, rounded half up. */
+static const char *fmt_scaled(char *buf, size_t cap, uint64_t v, unsigned k,
+                              unsigned d) {
+  uint64_t div = pow10_u64[k - d], q = v / div;
+  if (div > 1 && v % div >= (div + 1) / 2)
+    q++;
+  if (d == 0)
+    snprintf(buf, cap, "%" PRIu64, q);
+  else
+    snprintf(buf, cap, "%" PRIu64 ".%0*" PRIu64, q / pow10_u64[d], (int)d,
+             q % pow10_u64[d]);
+  return buf;
+}
+
+/* v with d decimals; NULL for NaN, infinities and values past 2^63. */
+static const char *fmt_double(char *buf, size_t cap, double v, unsigned d) {
+  int neg = v < 0;
+  if (!isfinite(v))
+    return NULL;
+  double scaled = (neg ? -v : v) * (double)pow10_u64[d] + 0.5;
+  if (scaled >= 9.2e18)
+    return NULL;
+  uint64_t q = (uint64_t)scaled;
+  if (d == 0)
+    snprintf(buf, cap, "%s%" PRIu64, neg && q ? "-" : "", q);
+  else
+    snprintf(buf, cap, "%s%" PRIu64 ".%0*" PRIu64, neg && q ? "-" : "",
+             q / pow10_u64[d], (int)d, q % pow10_u64[d]);
+  return buf;
+}
+
+uint64_t cli_median_u64(uint64_t *v, size_t n) {
+  if (n == 0)
+    return 0;
+  /* Insertion sort: n is a repeat count (at most 1000), and this keeps the
+   * helper free of a qsort comparator. */
+  for (size_t i = 1; i < n; i++) {
+    uint64_t x = v[i];
+    size_t k = i;
+    for (; k > 0 && v[k - 1] > x; k--)
+      v[k] = v[k - 1];
+    v[k] = x;
+  }
+  return v[(n - 1) / 2];
+}
+
+/* ---- table ------------------------------------------------------------- */
+
+enum { NCOL = 10, CELL = 48 };
+
+static const char *const headers[NCOL] = {
+    "strategy", "wall s", "min-max", "req/s", "MB/s",
+    "conns",    "p50 ms", "p95 ms",  "fail",  "speedup"};
+
+static void row_cells(const cli_row_t *r, uint64_t serial_wall,
+                      char c[NCOL][CELL]) {
+  const adl_summary_t *m = &r->median;
+  char a[24], b[24]; /* short enough that no cell can be truncated */
+  snprintf(c[0], CELL, "%s", r->strategy != NULL ? r->strategy : "?");
+  fmt_scaled(c[1], CELL, m->wall_us, 6, 3);
+  if (r->repeats > 1)
+    snprintf(c[2], CELL, "%s-%s",
+             fmt_scaled(a, sizeof(a), r->wall_min_us, 6, 3),
+             fmt_scaled(b, sizeof(b), r->wall_max_us, 6, 3));
+  else
+    snprintf(c[2], CELL, "-");
+  if (fmt_double(c[3], CELL, m->requests_per_s, 1) == NULL)
+    snprintf(c[3], CELL, "-");
+  if (fmt_double(c[4], CELL, m->bytes_per_s / 1e6, 2) == NULL)
+    snprintf(c[4], CELL, "-");
+  snprintf(c[5], CELL, "%" PRIu64, m->connections);
+  fmt_scaled(c[6], CELL, m->p50_us, 3, 1);
+  fmt_scaled(c[7], CELL, m->p95_us, 3, 1);
+  snprintf(c[8], CELL, "%" PRIu64, m->failed);
+  if (serial_wall == 0 || m->wall_us == 0 ||
+      fmt_double(a, sizeof(a), (double)serial_wall / (double)m->wall_us, 2) ==
+          NULL)
+    snprintf(c[9], CELL, "-");
+  else
+    snprintf(c[9], CELL, "%sx", a);
+}
+
+static uint64_t serial_wall_us(const cli_row_t *rows, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (rows[i].strategy != NULL && strcmp(rows[i].strategy, "serial") == 0)
+      return rows[i].median.wall_us;
+  return 0;
+}
+
+static void print_line(FILE *f, char c[NCOL][CELL], const int w[NCOL]) {
+  for (int k = 0; k < NCOL; k++) {
+    /* The first column is text (left-aligned), the others numbers. */
+    if (k == 0)
+      fprintf(f, "%-*s", w[k], c[k]);
+    else
+      fprintf(f, "  %*s", w[k], c[k]);
+  }
+  fputc('\n', f);
+}
+
+void cli_report_table(FILE *f, const cli_row_t *rows, size_t n) {
+  char c[NCOL][CELL];
+  int w[NCOL];
+  uint64_t sw = serial_wall_us(rows, n);
+  for (int k = 0; k < NCOL; k++)
+    w[k] = (int)strlen(headers[k]);
+  for (size_t i = 0; i < n; i++) {
+    row_cells(&rows[i], sw, c);
+    for (int k = 0; k < NCOL; k++)
+      if ((int)strlen(c[k]) > w[k])
+        w[k] = (int)strlen(c[k]);
+  }
+  for (int k = 0; k < NCOL; k++) {
+    snprintf(c[k], CELL, "%s", headers[k]);
+  }
+  print_line(f, c, w);
+  for (int k = 0; k < NCOL; k++) {
+    memset(c[k], '-', (size_t)w[k]);
+    c[k][w[k]] = '\0';
+  }
+  print_line(f, c, w);
+  for (size_t i = 0; i < n; i++) {
+    row_cells(&rows[i], sw, c);
+    print_line(f, c, w);
+  }
+}
+
+/* ---- per-URL lines ----------------------------------------------------- */
+
+static const char *outcome_name(int status) {
+  return status == 0 ? "ok" : adl_err_name(status);
+}
+
+void cli_report_outcome(FILE *f, const char *url, const adl_result_t *res) {
+  char uq[1024], mq[512];
+  if (res->status == 0)
+    return;
+  if (url == NULL)
+    url = res->url != NULL ? res->url : "";
+  const char *detail = res->message != NULL && res->message[0] != '\0'
+                           ? res->message
+                           : adl_strerror(res->status);
+  cli_quote(uq, sizeof(uq), url, strlen(url));
+  cli_quote(mq, sizeof(mq), detail, strlen(detail));
+  fprintf(f, "asyncdl: FAILED %s: %s (%s", uq, outcome_name(res->status), mq);
+  if (res->http_status != 0 && strstr(mq, "HTTP") == NULL)
+    fprintf(f, ", HTTP %ld", res->http_status);
+  if (res->attempts > 1)
+    fprintf(f, ", %u attempts", res->attempts);
+  fputs(")\n", f);
+}
+
+void cli_report_item(FILE *f, const char *url, const char *file,
+                     const adl_result_t *res) {
+  char uq[1024], fq[512], ms[32], code[24];
+  if (url == NULL)
+    url = res->url != NULL ? res->url : "";
+  cli_quote(uq, sizeof(uq), url, strlen(url));
+  if (res->http_status > 0)
+    snprintf(code, sizeof(code), "%ld", res->http_status);
+  else
+    snprintf(code, sizeof(code), "-");
+  fprintf(f, "%-12s %3s %10" PRIu64 " B %10s ms  %s", outcome_name(res->status),
+          code, res->bytes, fmt_scaled(ms, sizeof(ms), res->total_us, 3, 3),
+          uq);
+  if (file != NULL) {
+    cli_quote(fq, sizeof(fq), file, strlen(file));
+    fprintf(f, " -> %s", fq);
+  }
+  fputc('\n', f);
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+struct cli_json_s {
+  FILE *f;
+  char *path, *tmp; /* both NULL for stdout and special files */
+  int err;          /* first -errno; writing stops after it */
+  int in_run;
+  unsigned long runs;
+  uint64_t items; /* in the current run */
+};
+
+/* Records the first write error; after it the calls below write nothing. */
+static int json_ok(cli_json_t *j) {
+  if (j->err == 0 && ferror(j->f))
+    j->err = errno != 0 ? -errno : -EIO;
+  return j->err == 0;
+}
+
+__attribute__((format(printf, 2, 3))) static void jf(cli_json_t *j,
+                                                     const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(j->f, fmt, ap);
+  va_end(ap);
+}
+
+static void json_str(cli_json_t *j, const char *s) {
+  if (s == NULL) {
+    fputs("null", j->f);
+    return;
+  }
+  size_t len = strlen(s);
+  fputc('"', j->f);
+  for (size_t i = 0; i < len;) {
+    unsigned char c = (unsigned char)s[i];
+    size_t k = cli_utf8_len((const unsigned char *)s + i, len - i);
+    if (c == '"' || c == '\\')
+      fprintf(j->f, "\\%c", c);
+    else if (c == '\n')
+      fputs("\\n", j->f);
+    else if (c == '\t')
+      fputs("\\t", j->f);
+    else if (c == '\r')
+      fputs("\\r", j->f);
+    else if (c < 0x20)
+      fprintf(j->f, "\\u%04x", c);
+    else if (k == 0)
+      fputs("\\ufffd", j->f); /* one replacement per invalid byte */
+    else
+      fwrite(s + i, 1, k, j->f);
+    i += k != 0 ? k : 1;
+  }
+  fputc('"', j->f);
+}
+
+/* "key": <microseconds as milliseconds, 3 decimals> */
+static void json_ms(cli_json_t *j, const char *key, uint64_t us) {
+  char b[32];
+  jf(j, "\"%s\": %s", key, fmt_scaled(b, sizeof(b), us, 3, 3));
+}
+
+static void json_double(cli_json_t *j, const char *key, double v) {
+  char b[48];
+  const char *s = fmt_double(b, sizeof(b), v, 3);
+  jf(j, "\"%s\": %s", key, s != NULL ? s : "null"); /* JSON has no NaN */
+}
+
+cli_json_t *cli_json_open(const char *path, char *err, size_t errlen) {
+  cli_json_t *j = calloc(1, sizeof(*j));
+  struct stat st;
+  char q[300];
+  if (j == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  if (strcmp(path, "-") == 0) {
+    j->f = stdout;
+  } else {
+    cli_quote(q, sizeof(q), path, strlen(path));
+    size_t len = strlen(path);
+    /* Fail now rather than after the downloads, when rename would. */
+    int exists = stat(path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) {
+      snprintf(err, errlen, "%s: is a directory", q);
+      free(j);
+      return NULL;
+    }
+    if (exists && !S_ISREG(st.st_mode)) {
+      /* /dev/stderr, a FIFO...: write in place, there is nothing to rename */
+      int fd = open(path, O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || (j->f = fdopen(fd, "w")) == NULL) {
+        snprintf(err, errlen, "%s: %s", q, strerror(errno));
+        if (fd >= 0)
+          close(fd);
+        free(j);
+        return NULL;
+      }
+      goto header;
+    }
+    if ((j->path = strdup(path)) == NULL ||
+        (j->tmp = malloc(len + sizeof(".tmp"))) == NULL) {
+      snprintf(err, errlen, "out of memory");
+      free(j->path);
+      free(j);
+      return NULL;
+    }
+    memcpy(j->tmp, path, len);
+    memcpy(j->tmp + len, ".tmp", sizeof(".tmp"));
+    int fd = open(j->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0 || (j->f = fdopen(fd, "w")) == NULL) {
+      snprintf(err, errlen, "%s: cannot create %s.tmp: %s", q, q,
+               strerror(errno));
+      if (fd >= 0) {
+        close(fd);
+        unlink(j->tmp);
+      }
+      free(j->path);
+      free(j->tmp);
+      free(j);
+      return NULL;
+    }
+  }
+header:
+  jf(j, "{\n  \"tool\": \"asyncdl\",\n  \"version\": \"%s\",\n  \"runs\": [",
+     ADL_VERSION_STRING);
+  json_ok(j);
+  return j;
+}
+
+void cli_json_run_begin(cli_json_t *j, const char *strategy,
+                        unsigned repeat_index, unsigned connections) {
+  errno = 0; /* so that json_ok blames the right errno */
+  if (j->in_run)
+    cli_json_run_end(j, NULL);
+  if (!json_ok(j))
+    return;
+  jf(j, "%s\n    {\n      \"strategy\": ", j->runs > 0 ? "," : "");
+  json_str(j, strategy);
+  jf(j,
+     ",\n      \"repeat\": %u,\n      \"connections\": %u,\n"
+     "      \"items\": [",
+     repeat_index, connections);
+  j->in_run = 1;
+  j->runs++;
+  j->items = 0;
+  json_ok(j);
+}
+
+void cli_json_item(cli_json_t *j, const char *url, const char *file,
+                   const adl_result_t *res) {
+  errno = 0;
+  if (!j->in_run || !json_ok(j))
+    return;
+  jf(j, "%s\n        {\"url\": ", j->items > 0 ? "," : "");
+  json_str(j, url != NULL ? url : res->url);
+  fputs(", \"file\": ", j->f);
+  json_str(j, file);
+  fputs(", \"outcome\": ", j->f);
+  json_str(j, outcome_name(res->status));
+  jf(j,
+     ", \"http_status\": %ld, \"bytes\": %" PRIu64 ", \"attempts\": %u"
+     ", \"new_connections\": %u, \"local_port\": %d, \"dns_cached\": %u, ",
+     res->http_status, res->bytes, res->attempts, res->new_connections,
+     res->local_port, res->dns_cached);
+  json_ms(j, "queue_ms", res->queue_us);
+  fputs(", ", j->f);
+  json_ms(j, "dns_ms", res->dns_us);
+  fputs(", ", j->f);
+  json_ms(j, "connect_ms", res->connect_us);
+  fputs(", ", j->f);
+  json_ms(j, "tls_ms", res->tls_us);
+  fputs(", ", j->f);
+  json_ms(j, "ttfb_ms", res->ttfb_us);
+  fputs(", ", j->f);
+  json_ms(j, "total_ms", res->total_us);
+  fputs(", \"message\": ", j->f);
+  json_str(j, res->message);
+  fputc('}', j->f);
+  j->items++;
+  json_ok(j);
+}
+
+void cli_json_run_end(cli_json_t *j, const adl_summary_t *s) {
+  errno = 0;
+  if (!j->in_run)
+    return;
+  j->in_run = 0;
+  if (!json_ok(j))
+    return;
+  jf(j, "%s],\n      \"summary\": ", j->items > 0 ? "\n      " : "");
+  if (s == NULL) {
+    fputs("null\n    }", j->f);
+    json_ok(j);
+    return;
+  }
+  fputs("{\"strategy\": ", j->f);
+  json_str(j, adl_strategy_name(s->strategy));
+  jf(j,
+     ", \"max_connections\": %u, \"requests\": %" PRIu64 ", \"ok\": %" PRIu64
+     ", \"failed\": %" PRIu64 ", \"bytes\": %" PRIu64
+     ", \"connections\": %" PRIu64 ", ",
+     s->max_connections, s->requests, s->ok, s->failed, s->bytes,
+     s->connections);
+  json_ms(j, "wall_ms", s->wall_us);
+  fputs(", ", j->f);
+  json_ms(j, "dns_ms_total", s->dns_us_total);
+  fputs(", ", j->f);
+  json_ms(j, "p50_ms", s->p50_us);
+  fputs(", ", j->f);
+  json_ms(j, "p95_ms", s->p95_us);
+  fputs(", ", j->f);
+  json_ms(j, "max_ms", s->max_us);
+  fputs(", ", j->f);
+  json_double(j, "requests_per_s", s->requests_per_s);
+  fputs(", ", j->f);
+  json_double(j, "bytes_per_s", s->bytes_per_s);
+  fputs("}\n    }", j->f);
+  json_ok(j);
+}
+
+static void json_row(cli_json_t *j, const cli_row_t *r, uint64_t sw) {
+  const adl_summary_t *m = &r->median;
+  fputs("\n    {\"strategy\": ", j->f);
+  json_str(j, r->strategy);
+  jf(j, ", \"connections\": %u, \"repeats\": %u, ", r->connections, r->repeats);
+  json_ms(j, "wall_ms", m->wall_us);
+  fputs(", ", j->f);
+  json_ms(j, "wall_min_ms", r->wall_min_us);
+  fputs(", ", j->f);
+  json_ms(j, "wall_max_ms", r->wall_max_us);
+  fputs(", ", j->f);
+  json_double(j, "requests_per_s", m->requests_per_s);
+  fputs(", ", j->f);
+  json_double(j, "bytes_per_s", m->bytes_per_s);
+  jf(j, ", \"connections_opened\": %" PRIu64 ", ", m->connections);
+  json_ms(j, "p50_ms", m->p50_us);
+  fputs(", ", j->f);
+  json_ms(j, "p95_ms", m->p95_us);
+  jf(j, ", \"requests\": %" PRIu64 ", \"failed\": %" PRIu64 ", ", m->requests,
+     m->failed);
+  if (sw != 0 && m->wall_us != 0)
+    json_double(j, "speedup_vs_serial", (double)sw / (double)m->wall_us);
+  else
+    fputs("\"speedup_vs_serial\": null", j->f);
+  fputc('}', j->f);
+}
+
+static void json_free(cli_json_t *j) {
+  free(j->path);
+  free(j->tmp);
+  free(j);
+}
+
+int cli_json_close(cli_json_t *j, const cli_row_t *rows, size_t n) {
+  int rc;
+  errno = 0;
+  if (j->in_run)
+    cli_json_run_end(j, NULL);
+  if (json_ok(j)) {
+    uint64_t sw = serial_wall_us(rows, n);
+    jf(j, "%s],\n  \"comparison\": [", j->runs > 0 ? "\n  " : "");
+    for (size_t i = 0; i < n; i++) {
+      if (i > 0)
+        fputc(',', j->f);
+      json_row(j, &rows[i], sw);
+    }
+    jf(j, "%s]\n}\n", n > 0 ? "\n  " : "");
+    json_ok(j);
+  }
+  rc = j->err;
+  if (rc == 0 && fflush(j->f) != 0)
+    rc = -errno;
+  if (rc == 0 && ferror(j->f))
+    rc = -EIO;
+  if (j->tmp == NULL) { /* stdout stays open for the caller */
+    if (j->f != stdout && fclose(j->f) != 0 && rc == 0)
+      rc = -errno;
+    json_free(j);
+    return rc;
+  }
+  /* fsync before rename: a crash must leave the old report or the new one,
+   * never an empty file under the final name. EINVAL: not syncable. */
+  if (rc == 0 && fsync(fileno(j->f)) != 0 && errno != EINVAL)
+    rc = -errno;
+  if (fclose(j->f) != 0 && rc == 0)
+    rc = -errno;
+  if (rc == 0 && rename(j->tmp, j->path) != 0)
+    rc = -errno;
+  if (rc != 0)
+    unlink(j->tmp);
+  json_free(j);
+  return rc;
+}
+
+void cli_json_discard(cli_json_t *j) {
+  if (j->f == stdout) {
+    fflush(j->f);
+  } else if (j->tmp == NULL) {
+    fclose(j->f);
+  } else {
+    fclose(j->f);
+    unlink(j->tmp);
+  }
+  json_free(j);
+}

@@ -1,0 +1,83 @@
+/* Output of the asyncdl tool: the comparison table, the per-URL lines and
+ * the JSON report. Numbers are formatted with integer arithmetic, so the
+ * output does not depend on the locale and is the same on every run for the
+ * same figures. */
+#ifndef CLI_REPORT_H
+#define CLI_REPORT_H
+
+#include "asyncdl.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* One line of the comparison: a strategy over its repeats. */
+typedef struct cli_row_s {
+  const char *strategy; /* "serial", "session", "parallel" */
+  unsigned connections; /* configured K (max_connections) */
+  unsigned repeats;     /* runs behind the row */
+  adl_summary_t median; /* summary of the median run by wall time */
+  uint64_t wall_min_us, wall_max_us; /* over the repeats */
+} cli_row_t;
+
+/** Prints the aligned comparison table: strategy, wall s (median), min-max
+ * (over the repeats, "-" for a single run), req/s, MB/s (10^6 bytes),
+ * conns (connections opened), p50 ms, p95 ms, fail, speedup (the serial
+ * row's median wall time over this row's; "-" without a serial row). */
+void cli_report_table(FILE *f, const cli_row_t *rows, size_t n);
+
+/** Sorts v and returns its median; for an even n the lower of the middle
+ * two, so that the result is always one of the values (a run that really
+ * happened). 0 when n is 0. */
+uint64_t cli_median_u64(uint64_t *v, size_t n);
+
+/** "asyncdl: FAILED <url>: <ENAME> (<detail>)" for a failed result, nothing
+ * for a successful one. The URL and detail are sanitised for a terminal. */
+void cli_report_outcome(FILE *f, const char *url, const adl_result_t *res);
+
+/** One progress line for any result: "ok 200 12345 B 23.456 ms <url>" or
+ * "ETIMEDOUT - 0 B 30000.000 ms <url>" (file appended as "-> FILE"). */
+void cli_report_item(FILE *f, const char *url, const char *file,
+                     const adl_result_t *res);
+
+/* ---- JSON report, written as a stream ---------------------------------
+
+   {"tool": "asyncdl", "version": "0.1.0",
+    "runs": [{"strategy": ..., "repeat": ..., "connections": ...,
+              "items": [{...}, ...], "summary": {...} | null}, ...],
+    "comparison": [{...}, ...]}
+
+   Times are milliseconds with 3 decimals. Write errors are sticky and
+   returned by cli_json_close, so the calls in between return nothing. */
+
+typedef struct cli_json_s cli_json_t;
+
+/** Creates PATH.tmp, renamed to PATH by a successful close, so that PATH
+ * is never a half-written report. "-" writes to stdout, and an existing
+ * special file (/dev/stderr, a FIFO) is written in place. Returns NULL with
+ * a one-line message naming the file in err. */
+cli_json_t *cli_json_open(const char *path, char *err, size_t errlen);
+
+/** Starts a run; an unfinished previous run is closed with "summary":
+ * null. */
+void cli_json_run_begin(cli_json_t *j, const char *strategy,
+                        unsigned repeat_index, unsigned connections);
+
+/** Appends one result to the current run (ignored outside a run). file may
+ * be NULL. */
+void cli_json_item(cli_json_t *j, const char *url, const char *file,
+                   const adl_result_t *res);
+
+/** Ends the current run with its summary (s may be NULL: interrupted). */
+void cli_json_run_end(cli_json_t *j, const adl_summary_t *s);
+
+/** Appends the comparison, finishes the document, flushes, syncs and
+ * renames PATH.tmp to PATH, and frees j. Returns 0 or -errno (the temporary
+ * file is then removed). */
+int cli_json_close(cli_json_t *j, const cli_row_t *rows, size_t n);
+
+/** Drops the report: removes PATH.tmp and frees j (stdout is only
+ * flushed). For a run that must not leave a report behind. */
+void cli_json_discard(cli_json_t *j);
+
+#endif /* CLI_REPORT_H */

@@ -1,0 +1,293 @@
+/* URLs, list names, file names and message quoting: the string rules the
+ * list reader and the option parser share. Pure functions, no I/O. */
+#include "url.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Formats the message into err and returns rc. */
+__attribute__((format(printf, 4, 5))) static int
+fail(int rc, char *err, size_t errlen, const char *fmt, ...) {
+  if (err != NULL && errlen > 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return rc;
+}
+
+size_t cli_utf8_len(const unsigned char *s, size_t n) {
+  unsigned lo = 0x80, hi = 0xBF;
+  size_t len;
+  if (n == 0)
+    return 0;
+  if (s[0] < 0x80)
+    return 1;
+  if (s[0] >= 0xC2 && s[0] <= 0xDF)
+    len = 2;
+  else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+    len = 3;
+    if (s[0] == 0xE0)
+      lo = 0xA0; /* overlong */
+    else if (s[0] == 0xED)
+      hi = 0x9F; /* UTF-16 surrogates */
+  } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+    len = 4;
+    if (s[0] == 0xF0)
+      lo = 0x90; /* overlong */
+    else if (s[0] == 0xF4)
+      hi = 0x8F; /* above U+10FFFF */
+  } else
+    return 0;
+  if (n < len || s[1] < lo || s[1] > hi)
+    return 0;
+  for (size_t i = 2; i < len; i++)
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+  return len;
+}
+
+/* How the byte sequence at s is shown by cli_quote; returns bytes used. */
+static size_t quote_piece(const unsigned char *s, size_t n, char *piece,
+                          size_t *plen) {
+  size_t k = cli_utf8_len(s, n);
+  /* C1 controls (U+0080..U+009F) can drive terminals just like ESC. */
+  if (k == 0 || (k == 1 && (s[0] < 0x20 || s[0] == 0x7F)) ||
+      (k == 2 && s[0] == 0xC2 && s[1] < 0xA0)) {
+    *plen = (size_t)snprintf(piece, 8, "\\x%02X", s[0]);
+    return 1;
+  }
+  if (s[0] == '\\') {
+    memcpy(piece, "\\\\", 2);
+    *plen = 2;
+    return 1;
+  }
+  memcpy(piece, s, k);
+  *plen = k;
+  return k;
+}
+
+void cli_quote(char *out, size_t cap, const char *s, size_t len) {
+  const unsigned char *u = (const unsigned char *)s;
+  char piece[8];
+  size_t total = 0, o = 0, plen;
+  if (cap == 0)
+    return;
+  for (size_t i = 0; i < len;) {
+    i += quote_piece(u + i, len - i, piece, &plen);
+    total += plen;
+  }
+  /* Leave room for "..." only when the whole text cannot fit. */
+  size_t limit = total < cap ? cap - 1 : (cap > 4 ? cap - 4 : 0);
+  for (size_t i = 0; i < len;) {
+    size_t used = quote_piece(u + i, len - i, piece, &plen);
+    if (o + plen > limit)
+      break;
+    memcpy(out + o, piece, plen);
+    o += plen;
+    i += used;
+  }
+  if (total >= cap && cap > 4) {
+    memcpy(out + o, "...", 3);
+    o += 3;
+  }
+  out[o] = '\0';
+}
+
+static int is_alnum(int c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9');
+}
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* ---- URLs and names ---------------------------------------------------- */
+
+int cli_url_check(const char *url, char *why, size_t whylen) {
+  char q[100];
+  cli_quote(q, sizeof(q), url, strlen(url));
+  const char *sep = strstr(url, "://");
+  if (sep == NULL)
+    return fail(-1, why, whylen, "'%s' is not a URL (no scheme://)", q);
+  size_t slen = (size_t)(sep - url);
+  if (slen == 0 || !((url[0] | 0x20) >= 'a' && (url[0] | 0x20) <= 'z') ||
+      strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                  "0123456789+-.") < slen)
+    return fail(-1, why, whylen, "malformed URL '%s': bad scheme", q);
+  if (!((slen == 4 && strncasecmp(url, "http", 4) == 0) ||
+        (slen == 5 && strncasecmp(url, "https", 5) == 0))) {
+    char sq[40];
+    cli_quote(sq, sizeof(sq), url, slen);
+    return fail(-1, why, whylen,
+                "unsupported scheme '%s' in '%s': only http:// and https:// "
+                "are accepted",
+                sq, q);
+  }
+  for (const unsigned char *p = (const unsigned char *)url; *p != '\0'; p++) {
+    if (*p == ' ')
+      return fail(-1, why, whylen, "malformed URL '%s': contains a space", q);
+    if (*p < 0x20 || *p == 0x7F)
+      return fail(-1, why, whylen,
+                  "malformed URL '%s': contains a control character", q);
+    if (*p >= 0x80)
+      return fail(-1, why, whylen,
+                  "malformed URL '%s': contains non-ASCII characters "
+                  "(percent-encode them)",
+                  q);
+    if (strchr("\"<>\\^`{|}", *p) != NULL)
+      return fail(-1, why, whylen, "malformed URL '%s': contains '%c'", q, *p);
+    if (*p == '%' && (hexval(p[1]) < 0 || hexval(p[2]) < 0))
+      return fail(-1, why, whylen, "malformed URL '%s': bad %%XX escape", q);
+  }
+  const char *auth = sep + 3;
+  size_t alen = strcspn(auth, "/?#");
+  const char *host = auth, *end = auth + alen, *port = NULL;
+  for (const char *p = auth; p < end; p++)
+    if (*p == '@')
+      host = p + 1; /* skip user:password@ */
+  if (host < end && *host == '[') {
+    const char *close = memchr(host, ']', (size_t)(end - host));
+    if (close == NULL || close == host + 1 ||
+        strspn(host + 1, "0123456789abcdefABCDEF:.") <
+            (size_t)(close - host - 1))
+      return fail(-1, why, whylen, "malformed URL '%s': bad IPv6 host", q);
+    if (close + 1 < end) {
+      if (close[1] != ':')
+        return fail(-1, why, whylen, "malformed URL '%s': bad host", q);
+      port = close + 2;
+    }
+  } else {
+    const char *colon = memchr(host, ':', (size_t)(end - host));
+    const char *hend = colon != NULL ? colon : end;
+    if (hend == host)
+      return fail(-1, why, whylen, "malformed URL '%s': no host", q);
+    for (const char *p = host; p < hend; p++)
+      if (!is_alnum((unsigned char)*p) && strchr("-._~%", *p) == NULL)
+        return fail(-1, why, whylen, "malformed URL '%s': bad host name", q);
+    if (colon != NULL)
+      port = colon + 1;
+  }
+  if (port != NULL) {
+    unsigned long v = 0;
+    const char *p = port;
+    for (; p < end && *p >= '0' && *p <= '9' && v <= 65535; p++)
+      v = v * 10 + (unsigned long)(*p - '0');
+    if (p == port || p != end || v == 0 || v > 65535)
+      return fail(-1, why, whylen, "malformed URL '%s': bad port", q);
+  }
+  return 0;
+}
+
+/* A name must be one URL path segment (RFC 3986 pchar) so that joining it
+ * to the base URL cannot change the URL's structure. */
+int cli_name_check(const char *s, char *why, size_t whylen) {
+  char q[100];
+  size_t len = strlen(s);
+  cli_quote(q, sizeof(q), s, len);
+  if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+    return fail(-1, why, whylen, "'%s' is not a valid name", q);
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (is_alnum(c) || strchr("-._~!$&'()*+,;=:@", c) != NULL)
+      continue;
+    if (c == '%') {
+      if (hexval((unsigned char)s[i + 1]) < 0 ||
+          hexval((unsigned char)s[i + 2]) < 0)
+        return fail(-1, why, whylen, "name '%s': bad %%XX escape", q);
+      i += 2;
+      continue;
+    }
+    char cq[16];
+    size_t k = cli_utf8_len((const unsigned char *)s + i, len - i);
+    cli_quote(cq, sizeof(cq), s + i, k > 0 ? k : 1);
+    return fail(-1, why, whylen,
+                "name '%s': '%s' is not allowed in a URL path segment "
+                "(percent-encode it, or give a full URL)",
+                q, cq);
+  }
+  return 0;
+}
+
+/* The last non-empty path segment of a checked URL, or "index". */
+char *cli_url_name(const char *url) {
+  const char *path = strstr(url, "://") + 3;
+  path += strcspn(path, "/?#");
+  const char *end = path + strcspn(path, "?#");
+  while (end > path && end[-1] == '/')
+    end--;
+  const char *start = end;
+  while (start > path && start[-1] != '/')
+    start--;
+  if (start == end)
+    return strdup("index");
+  return strndup(start, (size_t)(end - start));
+}
+
+int cli_url_join(const char *base, const char *name, char **out) {
+  if (base == NULL || name == NULL || out == NULL || *base == '\0' ||
+      *name == '\0')
+    return -EINVAL;
+  size_t bl = strlen(base), nl = strlen(name);
+  size_t slash = base[bl - 1] != '/';
+  char *u = malloc(bl + slash + nl + 1);
+  if (u == NULL)
+    return -ENOMEM;
+  memcpy(u, base, bl);
+  u[bl] = '/';
+  memcpy(u + bl + slash, name, nl + 1);
+  *out = u;
+  return 0;
+}
+
+/* Why name cannot be a file name, or NULL. The %XX escapes are decoded for
+ * the check because a later tool (or a server) may well decode them. */
+const char *cli_filename_problem(const char *name) {
+  size_t len = strlen(name), dlen = 0;
+  int dots_only = 1;
+  if (len == 0)
+    return "is empty";
+  if (len > CLI_NAME_MAX)
+    return "is longer than 200 bytes";
+  for (size_t i = 0; i < len; i++, dlen++) {
+    int c = (unsigned char)name[i];
+    if (c == '%' && hexval((unsigned char)name[i + 1]) >= 0 &&
+        hexval((unsigned char)name[i + 2]) >= 0) {
+      c = hexval((unsigned char)name[i + 1]) * 16 +
+          hexval((unsigned char)name[i + 2]);
+      i += 2;
+    }
+    if (c == '/' || c == '\\')
+      return "contains a '/' or '\\', possibly %XX-escaped";
+    if (c < 0x20 || c == 0x7F)
+      return "contains a control character, possibly %XX-escaped";
+    if (c != '.')
+      dots_only = 0;
+  }
+  if (dots_only && dlen <= 2)
+    return "is '.' or '..', possibly %XX-escaped";
+  return NULL;
+}
+
+int cli_safe_filename(const char *name, char *out, size_t cap) {
+  if (name == NULL || cli_filename_problem(name) != NULL)
+    return -EINVAL;
+  size_t len = strlen(name);
+  if (out == NULL || cap < len + sizeof(".json"))
+    return -ERANGE;
+  memcpy(out, name, len);
+  memcpy(out + len, ".json", sizeof(".json"));
+  return 0;
+}

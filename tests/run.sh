@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what is missing (Debian or
+# Ubuntu, as root), then builds and tests three ways:
+#   1. gcc, -Dwerror=true: every suite (unit, loop, system, cli, bench-smoke)
+#   2. the engine tests again under valgrind (memcheck, leak check)
+#   3. clang with AddressSanitizer + UndefinedBehaviorSanitizer: every suite
+# Usage: bash tests/run.sh    (from the source tree)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(gcc clang libclang-rt-14-dev meson ninja-build pkg-config
+          libuv1-dev libcurl4-openssl-dev libc-ares-dev
+          dnsmasq-base nginx-light openssl curl valgrind python3
+          python3-requests python3-aiohttp iproute2 iptables iputils-ping time)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+    missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "tests/run.sh: missing packages: ${missing[*]} (run as root)" >&2
+    exit 2
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "build (gcc, -Dwerror=true)"
+meson setup build-test --wrap-mode=nodownload -Dwerror=true \
+  --buildtype=debugoptimized --reconfigure 2>/dev/null ||
+  meson setup build-test --wrap-mode=nodownload -Dwerror=true \
+    --buildtype=debugoptimized
+meson compile -C build-test
+
+step "test: all suites"
+meson test -C build-test --print-errorlogs
+
+step "test: engine under valgrind"
+meson test -C build-test --setup=valgrind --suite unit --suite loop \
+  --print-errorlogs
+
+step "build (clang, ASan + UBSan)"
+CC=clang meson setup build-asan --wrap-mode=nodownload -Dwerror=true \
+  -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug \
+  --reconfigure 2>/dev/null ||
+  CC=clang meson setup build-asan --wrap-mode=nodownload -Dwerror=true \
+    -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
+meson compile -C build-asan
+
+step "test: all suites under ASan + UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  meson test -C build-asan --print-errorlogs --no-suite bench-smoke
+
+step "all test runs passed"

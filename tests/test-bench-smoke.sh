@@ -1,0 +1,38 @@
+#!/bin/bash
+# Smoke version of bench/run.sh: a few documents, a few ms of RTT, one
+# repetition, every installed contender over http and https, plus a tiny
+# scale run. Asserts only that every download is correct and that the
+# harness writes its table, CSV and chart; timings are not judged here.
+#   test-bench-smoke.sh ASYNCDL ADL-FIXTURE-GEN ADL-DELAYER
+# Exit 77 (skip) where the bench cannot run (not root, no netns, no nginx...).
+set -u
+[ $# -eq 3 ] || { echo "usage: $0 ASYNCDL FIXTURE-GEN DELAYER" >&2; exit 2; }
+src=$(cd "$(dirname "$0")/.." && pwd)
+out=$(mktemp -d /tmp/adl-bench-smoke.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+
+"$src/bench/run.sh" --no-build --asyncdl="$1" --fixture-gen="$2" --delayer="$3" \
+  --rtt=3 --reps=1 --count=6 --scale=300 --ks=4 --out="$out" >"$out/log" 2>&1
+rc=$?
+cat "$out/log"
+[ $rc -eq 77 ] && exit 77
+fail() { echo "FAIL: $*"; exit 1; }
+[ $rc -eq 0 ] || fail "bench/run.sh exited $rc"
+for f in bench.md bench.csv bench.svg scale.csv; do
+  [ -s "$out/$f" ] || fail "$f not written"
+done
+grep -q FAILED "$out/bench.md" && fail "a contender failed"
+
+# Every installed contender must have its row, over both protocols.
+want="asyncdl-serial asyncdl-session asyncdl-parallel"
+if /usr/bin/python3 -c 'import requests' 2>/dev/null; then want="$want requests-get requests-session"; fi
+if /usr/bin/python3 -c 'import aiohttp' 2>/dev/null; then want="$want aiohttp"; fi
+if command -v curl >/dev/null; then want="$want curl-per-url curl-one-proc curl-Z"; fi
+for proto in http https; do
+  for c in $want; do
+    grep -q "^3.0,$proto,$c,[a-z]*,1,ok," "$out/bench.csv" || fail "no correct $proto row for $c"
+  done
+done
+grep -q '^300,asyncdl-parallel,4,.*,ok$' "$out/scale.csv" || fail "no correct asyncdl scale row"
+grep -q '<svg' "$out/bench.svg" || fail "bench.svg is not an SVG"
+echo "bench smoke: ok ($want)"
