@@ -470,8 +470,8 @@ static void test_errors(void) {
       "GET /health HTTP/1.1\r\n folded: x\r\n\r\n",
       "GET /health HTTP/1.1\r\nNo colon\r\n\r\n",
       "GET /health HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-      "GET /health HTTP/1.1\r\nContent-Length: 1\r\n"
-      "Transfer-Encoding: chunked\r\n\r\n",
+      ("GET /health HTTP/1.1\r\nContent-Length: 1\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n"),
       "GET /health HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
       "GET health HTTP/1.1\r\n\r\n",
       "GET /health HTTP/1.1\r\nX: a\x01b\r\n\r\n",
@@ -648,9 +648,11 @@ static void test_faults(void) {
 
   fault(&e, &c, "/fault/reset-mid", 1);
   cl_wait_gone(&c);
-  ASSERT_EQ(c.nresp, 0); /* never complete */
-  ASSERT(c.total < 20480);
+  /* The RST follows the data; libuv reports it as EOF when the hang-up
+   * is seen together with the last bytes, so accept either, truncated. */
   ASSERT(c.err == UV_ECONNRESET || c.eof);
+  ASSERT(c.nresp == 0 || !c.resp[0].complete);
+  ASSERT(c.total > 0 && c.total < 20480);
   cl_close(&c);
 
   fault(&e, &c, "/fault/short", 1);
