@@ -18,7 +18,7 @@ awk '/<!-- embedding example -->/ {armed=1; next}
      inside && /^```$/ {exit}
      inside {print}' "$readme" >"$d/example.c"
 [ -s "$d/example.c" ] || fail "no embedding example found in $readme"
-cc -Wall -Wextra -Wpedantic -Werror -I"$incdir" "$d/example.c" \
+${ADL_CC:-cc} ${ADL_CFLAGS:-} -Wall -Wextra -Wpedantic -Werror -I"$incdir" "$d/example.c" \
   -o "$d/example" -L"$libdir" -lasyncdl $(pkg-config --cflags --libs libuv) \
   -Wl,-rpath,"$libdir" || fail "the README example does not compile"
 echo "ok: the README example compiles"
