@@ -14,6 +14,7 @@
 typedef struct sock_s {
   uv_poll_t poll;
   curl_socket_t fd;
+  int events; /* what curl asked us to watch */
   adl__pool_t *owner;
   adl__queue_t node;
 } sock_t;
@@ -83,17 +84,22 @@ static void act(adl__pool_t *p, curl_socket_t fd, int flags) {
 static void on_poll(uv_poll_t *h, int status, int events) {
   sock_t *s = h->data;
   int flags = 0;
-  /* libuv has already stopped a watcher that reports an error; curl learns
-   * of the failure and will announce REMOVE or a new interest. */
-  if (status < 0)
-    flags = CURL_CSELECT_ERR;
-  else {
+  if (status < 0) {
+    /* POLLERR (a reset, a refused connect). With ERR alone curl reports a
+     * bare "select/poll returned error"; adding IN|OUT makes it touch the
+     * socket and report the real cause (ECONNRESET, ECONNREFUSED). */
+    flags = CURL_CSELECT_ERR | CURL_CSELECT_IN | CURL_CSELECT_OUT;
+  } else {
     if (events & UV_READABLE)
       flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE)
       flags |= CURL_CSELECT_OUT;
   }
   act(s->owner, s->fd, flags);
+  /* libuv stopped the watcher on error; curl, which did not ask for that,
+   * still expects it, unless it let go of the socket meanwhile. */
+  if (status < 0 && !uv_is_closing((uv_handle_t *)&s->poll))
+    uv_poll_start(&s->poll, s->events, on_poll);
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -142,6 +148,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
     events |= UV_READABLE;
   if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
     events |= UV_WRITABLE;
+  s->events = events;
   uv_poll_start(&s->poll, events, on_poll);
   return 0;
 }

@@ -29,15 +29,19 @@ int adl__request_parse_url(adl_request_t *r, const char *url) {
   char *scheme = NULL, *host = NULL, *port = NULL;
   int rc = 0;
   if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
-          CURLUE_OK) {
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
     rc = ADL_EURL;
     goto out;
   }
+  /* The scheme first: file:///x has no host, yet its problem is the scheme. */
   if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
     rc = ADL_ESCHEME;
+    goto out;
+  }
+  if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+          CURLUE_OK) {
+    rc = ADL_EURL;
     goto out;
   }
   size_t n = strlen(host);
@@ -385,9 +389,14 @@ static int map_curl(adl_request_t *r, CURLcode rc) {
   }
 }
 
-static int retryable_http(long code) {
-  return code == 408 || code == 429 || code == 500 || code == 502 ||
-         code == 503 || code == 504;
+/* GET is idempotent, so transient failures are retried: overload and
+ * gateway statuses, timeouts, resets and truncated responses. Refused
+ * connections, DNS, TLS and 4xx answers would fail the same way again. */
+static int retryable(int st, long code) {
+  if (st == ADL_EHTTP)
+    return code == 408 || code == 429 || code == 500 || code == 502 ||
+           code == 503 || code == 504;
+  return st == ADL_ETIMEDOUT || st == ADL_ECONNRESET || st == ADL_EPROTO;
 }
 
 /* Jittered exponential backoff, or Retry-After when the server sent one;
@@ -398,8 +407,7 @@ static uint64_t backoff_ms(adl_request_t *r) {
   if (r->retry_after_ms >= 0)
     return (uint64_t)r->retry_after_ms < cap ? (uint64_t)r->retry_after_ms
                                              : cap;
-  unsigned n = r->res.attempts - r->free_retry_used;
-  n = n > 0 ? n - 1 : 0;
+  unsigned n = r->res.attempts > 0 ? r->res.attempts - 1 : 0;
   uint64_t d = o->retry_base_ms << (n < 20 ? n : 20);
   if (d > cap)
     d = cap;
@@ -477,6 +485,7 @@ void adl__request_on_curl_done(adl_request_t *r, CURLcode rc) {
       c->opts.max_redirects > 0) {
     int f = follow_redirect(r);
     if (f == 1) {
+      r->res.attempts--; /* a hop is part of the same attempt */
       r->state = RQ_RESTART;
       adl__queue_insert_tail(&c->restart, &r->state_node);
       adl__client_kick(c);
@@ -494,24 +503,23 @@ void adl__request_on_curl_done(adl_request_t *r, CURLcode rc) {
     adl__request_complete(r, st, st ? "cannot publish the file" : NULL);
     return;
   }
-  int retry = 0;
-  if (r->res.attempts - r->free_retry_used <= c->opts.retries)
-    retry = (st == ADL_EHTTP && retryable_http(code)) || st == ADL_ETIMEDOUT;
   long nconn = 0;
   curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &nconn);
-  if (!retry && !r->free_retry_used && nconn == 0 &&
+  if (!r->free_retry_used && nconn == 0 &&
       (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
        rc == CURLE_GOT_NOTHING)) {
-    /* A kept-alive connection that died while idle (curl#10646 in 7.88):
-     * one more try on a fresh connection, outside the retry budget. */
+    /* A kept-alive connection that the server had already closed
+     * (curl#10646 in 7.88 reuses such dead connections): not an attempt,
+     * just one immediate retry on a fresh connection. */
     r->free_retry_used = 1;
     r->force_fresh = 1;
+    r->res.attempts--;
     r->state = RQ_RESTART;
     adl__queue_insert_tail(&c->restart, &r->state_node);
     adl__client_kick(c);
     return;
   }
-  if (retry) {
+  if (r->res.attempts <= c->opts.retries && retryable(st, code)) {
     adl__client_schedule_retry(c, r, backoff_ms(r));
     return;
   }
