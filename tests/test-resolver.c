@@ -9,6 +9,7 @@
 #include "fixture.h"
 #include "resolver.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct answer_s {
@@ -116,6 +117,87 @@ static void test_timeout(void) {
   ADL_TEST_LOOP_CLOSE(&loop);
 }
 
+/* SERVFAIL from a minimal UDP responder of our own (dnsmasq has no switch
+ * for it): the lookup fails at once with a DNS error, not a timeout. */
+static void on_dns_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b) {
+  (void)h;
+  static char buf[512];
+  (void)sz;
+  *b = uv_buf_init(buf, sizeof(buf));
+}
+
+static void on_dns_sent(uv_udp_send_t *req, int st) {
+  (void)st;
+  free(req);
+}
+
+static void on_dns_query(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
+                         const struct sockaddr *from, unsigned flags) {
+  (void)flags;
+  if (n < 12 || from == NULL)
+    return;
+  /* Echo the query with QR set and RCODE 2; no answers. */
+  b->base[2] = (char)(b->base[2] | 0x80);
+  b->base[3] = (char)((b->base[3] & 0xF0) | 2);
+  uv_udp_send_t *req = malloc(sizeof(*req) + (size_t)n);
+  ASSERT(req != NULL);
+  char *copy = (char *)(req + 1);
+  memcpy(copy, b->base, (size_t)n);
+  uv_buf_t out = uv_buf_init(copy, (unsigned)n);
+  ASSERT_EQ(uv_udp_send(req, h, &out, 1, from, on_dns_sent), 0);
+}
+
+static void test_servfail(void) {
+  uv_loop_t loop;
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  uv_udp_t srv;
+  ASSERT_EQ(uv_udp_init(&loop, &srv), 0);
+  struct sockaddr_in sa;
+  ASSERT_EQ(uv_ip4_addr("127.0.0.1", 0, &sa), 0);
+  ASSERT_EQ(uv_udp_bind(&srv, (struct sockaddr *)&sa, 0), 0);
+  ASSERT_EQ(uv_udp_recv_start(&srv, on_dns_alloc, on_dns_query), 0);
+  struct sockaddr_storage bound;
+  int blen = sizeof(bound);
+  ASSERT_EQ(uv_udp_getsockname(&srv, (struct sockaddr *)&bound, &blen), 0);
+  char server[64];
+  snprintf(server, sizeof(server), "127.0.0.1:%d",
+           ntohs(((struct sockaddr_in *)&bound)->sin_port));
+  adl__resolver_t *r;
+  adl__resolver_opts_t o = {
+      .servers = server, .timeout_ms = 2000, .tries = 2, .cache_max = 8};
+  ASSERT_EQ(adl__resolver_new(&loop, &o, &r), 0);
+  answer_t a;
+  uint64_t t0 = uv_hrtime();
+  resolve_sync(&loop, r, "pokeapi.test", &a);
+  uint64_t ms = (uv_hrtime() - t0) / 1000000;
+  ASSERT_EQ(a.status, ADL_EDNS);
+  ASSERT_LT(ms, 1000); /* an answer, not a timeout */
+  int closed = 0;
+  adl__resolver_close(r, on_closed, &closed);
+  uv_close((uv_handle_t *)&srv, NULL);
+  ADL_TEST_LOOP_CLOSE(&loop);
+}
+
+/* dnsmasq never answers *.noanswer.test: our timeout, not c-ares' 20 s. */
+static void test_noanswer(const char *server) {
+  uv_loop_t loop;
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  adl__resolver_t *r;
+  adl__resolver_opts_t o = {
+      .servers = server, .timeout_ms = 250, .tries = 2, .cache_max = 8};
+  ASSERT_EQ(adl__resolver_new(&loop, &o, &r), 0);
+  answer_t a;
+  uint64_t t0 = uv_hrtime();
+  resolve_sync(&loop, r, "x.noanswer.test", &a);
+  uint64_t ms = (uv_hrtime() - t0) / 1000000;
+  ASSERT_EQ(a.status, ADL_EDNSTIMEOUT);
+  ASSERT_GE(ms, 200);
+  ASSERT_LE(ms, 2000);
+  int closed = 0;
+  adl__resolver_close(r, on_closed, &closed);
+  ADL_TEST_LOOP_CLOSE(&loop);
+}
+
 typedef struct req_s {
   adl_result_t res;
   int calls;
@@ -191,12 +273,14 @@ int main(void) {
   const char *server = getenv("ADL_DNS_SERVER");
   ASSERT_EQ(adl_library_init(), 0);
   test_timeout();
+  test_servfail();
   if (server == NULL || server[0] == '\0') {
     fprintf(stderr, "ADL_DNS_SERVER not set (run via with-dnsmasq.sh)\n");
     adl_library_shutdown();
     return ADL_TEST_SKIP;
   }
   test_module(server);
+  test_noanswer(server);
   test_client(server, ADL_STRATEGY_SERIAL);
   test_client(server, ADL_STRATEGY_SESSION);
   test_client(server, ADL_STRATEGY_PARALLEL);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs a test program next to a private dnsmasq on 127.0.0.1 (a free UDP
 # port), which serves pokeapi.test -> 127.0.0.1 (TTL 60 s, empty AAAA) and
-# NXDOMAIN for every other .test name; never forwards anywhere. The address
+# NXDOMAIN for every other .test name, except *.noanswer.test, which it
+# "forwards" to a closed loopback port so no answer ever comes back. The address
 # goes to the test in ADL_DNS_SERVER. Exit 77 (skip) without dnsmasq.
 set -u
 DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
@@ -22,6 +23,7 @@ while :; do
   "$DNSMASQ" --keep-in-foreground --conf-file=/dev/null --port="$port" \
     --listen-address=127.0.0.1 --bind-interfaces --no-resolv --no-hosts \
     --no-negcache --local=/test/ --host-record=pokeapi.test,127.0.0.1 \
+    --server=/noanswer.test/127.0.0.1#9 \
     --local-ttl=60 --user=root --pid-file= --log-facility=- \
     >"$dir/log" 2>&1 &
   pid=$!

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,7 +40,9 @@ typedef struct app_s {
   adl_client_t *client;
   adl_batch_t *batch;
   uint64_t failures;
-  int list_error;
+  uint64_t not_started; /* items an interrupt kept from starting */
+  int list_error;       /* exit 2: bad input found while running */
+  int internal_error;   /* exit 3 */
   int signal_seen;
 } app_t;
 
@@ -62,7 +65,10 @@ static int next_item(adl_batch_t *b, const char **url, const char **path,
     free(x);
     if (rc < 0) {
       fprintf(stderr, "asyncdl: %s\n", err);
-      a->list_error = 1;
+      if (rc == CLI_LIST_ESYSTEM)
+        a->internal_error = 1;
+      else
+        a->list_error = 1;
       return ADL_EINVAL;
     }
     return 0;
@@ -105,15 +111,38 @@ static void on_client_closed(adl_client_t *c) {
   app_t *a = adl_client_get_data(c);
   a->client = NULL;
   a->run++;
-  if (a->signal_seen || a->list_error || a->run >= a->runs)
+  if (a->signal_seen || a->list_error || a->internal_error ||
+      a->run >= a->runs)
     finish(a);
   else
     start_run(a);
 }
 
+/* After an interrupt, the items the batch never pulled still get their one
+ * outcome each: cancelled, before they started. */
+static void report_not_started(app_t *a) {
+  cli_item_t it;
+  char err[512];
+  memset(&it, 0, sizeof(it));
+  while (cli_list_next(a->list, &it, err, sizeof(err)) > 0) {
+    adl_result_t res;
+    memset(&res, 0, sizeof(res));
+    res.status = ADL_ECANCELED;
+    res.url = it.url;
+    res.message = "not started: interrupted";
+    cli_report_outcome(stderr, it.url, &res);
+    if (a->json != NULL)
+      cli_json_item(a->json, it.url, NULL, &res);
+    a->not_started++;
+    cli_item_free(&it);
+  }
+}
+
 static void on_batch_done(adl_batch_t *b, const adl_summary_t *s) {
   app_t *a = adl_batch_get_data(b);
   a->batch = NULL;
+  if (a->signal_seen)
+    report_not_started(a);
   adl_strategy_t st = run_strategy(a, a->run);
   unsigned rep = a->run / a->nstrat;
   a->results[(unsigned)st * a->o.repeat + rep] = *s;
@@ -135,7 +164,7 @@ static void start_run(app_t *a) {
   char err[512];
   if (cli_list_rewind(a->list, err, sizeof(err)) != 0) {
     fprintf(stderr, "asyncdl: %s\n", err);
-    a->list_error = 1;
+    a->internal_error = 1;
     finish(a);
     return;
   }
@@ -155,7 +184,7 @@ static void start_run(app_t *a) {
   if (rc != 0) {
     fprintf(stderr, "asyncdl: cannot create a client: %s\n",
             adl_strerror(rc));
-    a->list_error = 1;
+    a->internal_error = 1;
     finish(a);
     return;
   }
@@ -172,7 +201,7 @@ static void start_run(app_t *a) {
   rc = adl_batch_start(a->client, &bo, &a->batch);
   if (rc != 0) {
     fprintf(stderr, "asyncdl: cannot start: %s\n", adl_strerror(rc));
-    a->list_error = 1;
+    a->internal_error = 1;
     adl_client_close(a->client, on_client_closed);
   }
 }
@@ -251,7 +280,31 @@ static int prepare_out_dir(const char *dir) {
   return 0;
 }
 
+/* Each connection is a file descriptor (two with --local, whose server
+ * end lives in this process too). Raise the soft limit as far as needed and
+ * allowed; past the hard limit, use fewer connections and say so. */
+static void fit_fd_limit(cli_opts_t *o) {
+  unsigned per = o->local ? 2 : 1;
+  rlim_t need = (rlim_t)o->connections * per + 64;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+    return;
+  rlim_t old = rl.rlim_cur;
+  rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+    rl.rlim_cur = old;
+  if (rl.rlim_cur >= need)
+    return;
+  unsigned fit = rl.rlim_cur > 64 + per ? (unsigned)((rl.rlim_cur - 64) / per) : 1;
+  fprintf(stderr,
+          "asyncdl: warning: the open-file limit (%llu) allows %u "
+          "connections, not %u: using %u\n",
+          (unsigned long long)rl.rlim_cur, fit, o->connections, fit);
+  o->connections = fit;
+}
+
 static int setup(app_t *a, char *err, size_t errlen) {
+  fit_fd_limit(&a->o);
   const cli_opts_t *o = &a->o;
   if (o->out_dir != NULL && prepare_out_dir(o->out_dir) != 0)
     return CLI_EXIT_USAGE;
@@ -279,11 +332,12 @@ static int setup(app_t *a, char *err, size_t errlen) {
             "first response on a new connection\n",
             fixture_port(a->fixture), o->rtt_ms);
   }
-  if (cli_list_open(&a->list, o->list_path, base, err, errlen) != 0)
-    return CLI_EXIT_USAGE;
+  int rc = cli_list_open(&a->list, o->list_path, base, err, errlen);
+  if (rc != 0)
+    return rc == CLI_LIST_ESYSTEM ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE;
   int count = cli_list_check(a->list, o->out_dir != NULL, err, errlen);
   if (count < 0)
-    return CLI_EXIT_USAGE;
+    return count == CLI_LIST_ESYSTEM ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE;
   if (count == 0) {
     snprintf(err, errlen, "%s: the list has no URL", cli_list_name(a->list));
     return CLI_EXIT_USAGE;
@@ -292,9 +346,12 @@ static int setup(app_t *a, char *err, size_t errlen) {
     fprintf(stderr, "asyncdl: WARNING: --insecure: TLS certificates are "
                     "NOT verified\n");
   if (o->json_path != NULL) {
-    a->json = cli_json_open(o->json_path, err, errlen);
-    if (a->json == NULL)
+    char jerr[512];
+    a->json = cli_json_open(o->json_path, jerr, sizeof(jerr));
+    if (a->json == NULL) {
+      snprintf(err, errlen, "--json: %s", jerr);
       return CLI_EXIT_USAGE;
+    }
   }
   if (o->strategy_all) {
     a->nstrat = 3;
@@ -354,18 +411,22 @@ int main(int argc, char **argv) {
     if (n > 0)
       cli_report_table(stdout, rows, n);
     fflush(stdout);
-    if (a->json != NULL && cli_json_close(a->json, rows, n) != 0) {
-      fprintf(stderr, "asyncdl: --json: cannot write '%s'\n",
-              a->o.json_path);
-      code = CLI_EXIT_INTERNAL;
-    }
+    int jrc = a->json != NULL ? cli_json_close(a->json, rows, n) : 0;
     a->json = NULL;
+    if (a->not_started > 0)
+      fprintf(stderr, "asyncdl: %llu URLs not started (cancelled)\n",
+              (unsigned long long)a->not_started);
     if (a->signal_seen)
       code = 128 + a->signal_seen;
-    else if (a->list_error)
+    else if (jrc != 0 || a->internal_error)
       code = CLI_EXIT_INTERNAL;
+    else if (a->list_error)
+      code = CLI_EXIT_USAGE;
     else if (a->failures > 0)
       code = CLI_EXIT_FAILED;
+    if (jrc != 0)
+      fprintf(stderr, "asyncdl: --json: cannot write '%s': %s\n",
+              a->o.json_path, strerror(-jrc));
   }
   if (a->json != NULL)
     cli_json_discard(a->json);

@@ -38,7 +38,8 @@ master_process off;
 worker_processes 1;
 error_log $d/error.log warn;
 pid $d/nginx.pid;
-events { worker_connections 4096; }
+worker_rlimit_nofile 16384;
+events { worker_connections 8192; }
 http {
   access_log off;
   default_type application/json;
