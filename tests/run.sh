@@ -42,6 +42,11 @@ meson test -C build-test --print-errorlogs
 step "test: engine under valgrind"
 meson test -C build-test --setup=valgrind --suite unit --suite loop \
   --print-errorlogs
+# The C programs behind the dnsmasq and nginx wrappers, under valgrind too.
+ADL_TEST_WRAPPER="valgrind --leak-check=full --error-exitcode=3 --quiet \
+  --errors-for-leak-kinds=definite,indirect" \
+  meson test -C build-test --timeout-multiplier=10 --print-errorlogs \
+  test-resolver test-load
 
 step "build (clang, ASan + UBSan)"
 CC=clang meson setup build-asan --wrap-mode=nodownload -Dwerror=true \

@@ -43,6 +43,5 @@ while :; do
 done
 ADL_DNS_SERVER="127.0.0.1:$port"
 export ADL_DNS_SERVER
-"$@"
-rc=$?
-exit $rc
+# ADL_TEST_WRAPPER (e.g. valgrind) wraps a C test program, never a script.
+${ADL_TEST_WRAPPER:-} "$@"

@@ -22,4 +22,5 @@ export ADL_NGINX_HTTP="http://127.0.0.1:$HTTP_PORT/api/v2/pokemon/"
 export ADL_NGINX_HTTPS="https://127.0.0.1:$HTTPS_PORT/api/v2/pokemon/"
 export ADL_NGINX_CA="$d/ca.pem"
 export ADL_NGINX_ROOT="$d/www"
-"$@"
+# ADL_TEST_WRAPPER (e.g. valgrind) wraps a C test program, never a script.
+${ADL_TEST_WRAPPER:-} "$@"
