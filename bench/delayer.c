@@ -44,7 +44,7 @@ static struct {
   size_t cap, head, len;
   uint32_t seq;
   /* statistics, reported on exit */
-  uint64_t packets, overflow, late_sum_ns, late_max_ns, verdicts;
+  uint64_t packets, overflow, late_sum_ns, late_max_ns, late_1ms, verdicts;
 } D;
 
 static volatile sig_atomic_t stop_requested;
@@ -177,6 +177,7 @@ static void release_due(uint64_t now, int all) {
       uint64_t late = now - h->due_ns;
       D.late_sum_ns += late;
       if (late > D.late_max_ns) D.late_max_ns = late;
+      D.late_1ms += late > 1000000u;
     }
     last = h->id;
     any = 1;
@@ -342,11 +343,11 @@ int main(int argc, char **argv) {
   release_due(now_ns(), 1);
   fprintf(stderr,
           "adl-delayer: packets=%llu verdicts=%llu overflow=%llu "
-          "late_mean_us=%.1f late_max_us=%.1f\n",
+          "late_mean_us=%.1f late_max_us=%.1f late_over_1ms=%llu\n",
           (unsigned long long)D.packets, (unsigned long long)D.verdicts,
           (unsigned long long)D.overflow,
           D.packets ? (double)D.late_sum_ns / (double)D.packets / 1e3 : 0.0,
-          (double)D.late_max_ns / 1e3);
+          (double)D.late_max_ns / 1e3, (unsigned long long)D.late_1ms);
   close(D.fd);
   free(D.ring);
   return 0;

@@ -98,9 +98,55 @@ def http_probe(port, names, count=30):
     return statistics.median(times) * 1e3, hdr
 
 
+def tls_overhead(port, ca, name):
+    """Bytes the server sends beyond the HTTP response over TLS, for the
+    first response on a new connection (session tickets + record framing)
+    and for a later one (framing only): the model adds them to the body."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=ca)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_hostname=HOST)
+    with socket.create_connection(('127.0.0.1', port), timeout=5) as sock:
+        def flush():
+            data = out.read()
+            if data:
+                sock.sendall(data)
+        for _ in range(20):
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                flush()
+                inc.write(sock.recv(65536))
+        flush()
+        res = []
+        for _ in range(2):
+            tls.write(('GET /api/v2/pokemon/%s HTTP/1.1\r\nHost: %s\r\n\r\n' % (name, HOST)).encode())
+            flush()
+            raw, plain, want = 0, b'', None
+            while want is None or len(plain) < want:
+                d = sock.recv(65536)
+                if not d:
+                    break
+                raw += len(d)
+                inc.write(d)
+                try:
+                    while True:
+                        plain += tls.read(65536)
+                except ssl.SSLWantReadError:
+                    pass
+                if want is None and b'\r\n\r\n' in plain:
+                    head = plain.split(b'\r\n\r\n', 1)[0]
+                    clen = [ln for ln in head.split(b'\r\n') if ln.lower().startswith(b'content-length:')]
+                    want = len(head) + 4 + int(clen[0].split(b':')[1])
+            res.append(raw - len(plain))
+    return res
+
+
 def cmd_probe(a):
     rtt = a.rtt
-    res = {'type': 'probe', 'rtt': rtt, 'cc': open('/proc/sys/net/ipv4/tcp_congestion_control').read().strip()}
+    res = {'type': 'probe', 'rtt': rtt, 'cc': open('/proc/sys/net/ipv4/tcp_congestion_control').read().strip(),
+           'loadavg': os.getloadavg()[0]}
     ping = subprocess.run(['ping', '-U', '-q', '-c', '5', '-i', '0.05', '127.0.0.1'],
                           capture_output=True, text=True, timeout=30)
     for ln in ping.stdout.splitlines():
@@ -124,14 +170,16 @@ def cmd_probe(a):
                dns_aaaa_ms=max(q[3] for q in q6))
     if a.server_time:
         res['server_ms'], res['header_bytes'] = http_probe(a.http_port, read_names(a.names))
+        res['tls_first'], res['tls_next'] = tls_overhead(a.https_port, a.ca, read_names(a.names)[0])
     record(a.results, res)
     ok = True
     msg = ('RTT %g ms: ping -U avg %.3f ms, TCP connect median %.3f ms, cc=%s; '
-           'DNS getaddrinfo %.3f ms; A rcode=%d n=%d ttl=%s; AAAA rcode=%d n=%d in %.3f ms'
+           'DNS getaddrinfo %.3f ms; A rcode=%d n=%d ttl=%s; AAAA rcode=%d n=%d in %.3f ms; load %.2f'
            % (rtt, res.get('ping_ms', -1), res['tcp_connect_ms'], res['cc'], res['dns_ms'],
-              qa[-1][0], qa[-1][1], qa[-1][2], q6[-1][0], q6[-1][1], res['dns_aaaa_ms']))
+              qa[-1][0], qa[-1][1], qa[-1][2], q6[-1][0], q6[-1][1], res['dns_aaaa_ms'], res['loadavg']))
     if a.server_time:
-        msg += '; server %.3f ms/request, header %d B' % (res['server_ms'], res['header_bytes'])
+        msg += ('; server %.3f ms/request, header %d B, TLS adds %d B to a first response, %d B later'
+                % (res['server_ms'], res['header_bytes'], res['tls_first'], res['tls_next']))
     log(msg)
     # The delay must be real and the test DNS must answer both families.
     if abs(res['tcp_connect_ms'] - rtt) > max(0.5, 0.1 * rtt):

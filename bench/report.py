@@ -8,7 +8,9 @@ bodies actually fetched and the round trip and DNS time measured at each RTT:
   parallel = d + (1 + h) r + greedy schedule of the same over K connections
 where f_i is the number of flights body i needs under slow start (IW10,
 MSS 1448, growing only while the window is used) and k_i = f_i - 1 on a
-fresh connection. Bandwidth is not a limit on loopback.
+fresh connection. A response is its body plus the measured header block
+and, over TLS, the measured record framing (plus the session tickets on the
+first response of a connection). Bandwidth is not a limit on loopback.
 Exit status 1 when any contender failed.
 """
 import argparse
@@ -45,24 +47,29 @@ def flights(m, w):
     return max(n, 1), w
 
 
-def model(klass, sizes, r, d, s, h, k=6):
-    segs = [math.ceil(x / MSS) for x in sizes]
+def model(klass, sizes, r, d, s, h, k=6, first=0, later=0):
+    """sizes: response bytes; first/later: TLS bytes added to the first and
+    to a later response on a connection (0 for plain HTTP)."""
+    seg = lambda x: math.ceil(x / MSS)
     if klass == 'serial':
-        return sum(d + (1 + h) * r + flights(m, IW)[0] * r + s for m in segs)
-    conns = [[0.0, IW] for _ in range(1 if klass == 'session' else k)]
-    for m in segs:
-        c = min(conns, key=lambda x: x[0])
-        f, c[1] = flights(m, c[1])
+        return sum(d + (1 + h) * r + flights(seg(x + first), IW)[0] * r + s for x in sizes)
+    conns = [[0.0, IW, first] for _ in range(1 if klass == 'session' else k)]
+    for x in sizes:
+        c = min(conns, key=lambda c: c[0])
+        f, c[1] = flights(seg(x + c[2]), c[1])
         c[0] += f * r + s
+        c[2] = later
     return d + (1 + h) * r + max(c[0] for c in conns)
 
 
 def load(path):
-    out = {'run': [], 'probe': {}, 'scale': [], 'docs': None}
+    out = {'run': [], 'probe': {}, 'scale': [], 'docs': None, 'delayer': {}}
     for ln in open(path):
         o = json.loads(ln)
         if o['type'] == 'probe':
             out['probe'][o['rtt']] = o
+        elif o['type'] == 'delayer':
+            out['delayer'][o['rtt']] = o['stats'].replace('adl-delayer: ', '')
         elif o['type'] == 'docs':
             out['docs'] = o['sizes']
         else:
@@ -93,8 +100,9 @@ def cells(data):
         r = pr.get('tcp_connect_ms', rtt) / 1e3
         d = pr.get('dns_ms', 0.0) / 1e3
         h = 1 if proto == 'https' else 0
+        tls = (p0.get('tls_first', 0), p0.get('tls_next', 0)) if h else (0, 0)
         for name, row in rows.items():
-            row['model'] = model(row['class'], sizes, r, d, s, h) if sizes else float('nan')
+            row['model'] = model(row['class'], sizes, r, d, s, h, 6, *tls) if sizes else float('nan')
             if row['walls'] and not row['failed']:
                 row['median'] = statistics.median(row['walls'])
                 row['min'], row['max'] = min(row['walls']), max(row['walls'])
@@ -126,8 +134,10 @@ def markdown(data, res, meta):
     for rtt in sorted(data['probe']):
         p = data['probe'][rtt]
         L.append('- RTT %g ms: ping -U %.3f ms, TCP connect %.3f ms, DNS (getaddrinfo, A+AAAA) '
-                 '%.3f ms, congestion control %s' % (rtt, p.get('ping_ms', float('nan')),
-                                                     p['tcp_connect_ms'], p['dns_ms'], p['cc']))
+                 '%.3f ms, congestion control %s, load average %.2f%s' % (
+                     rtt, p.get('ping_ms', float('nan')), p['tcp_connect_ms'], p['dns_ms'], p['cc'],
+                     p.get('loadavg', float('nan')),
+                     '; delayer: ' + data['delayer'][rtt] if rtt in data['delayer'] else ''))
     L.append('')
     for proto in ('http', 'https'):
         keys = sorted(k for k in res if k[0] == proto)
@@ -195,7 +205,8 @@ def targets(data, res):
                 continue
             ok = all(me['median'] <= o['median'] for _, o in others)
             line(ok, what + ': %.3f s vs %s' % (me['median'], ', '.join(
-                '%.3f s' % o['median'] for _, o in others)))
+                '%.3f s (%+.1f %%)' % (o['median'], (me['median'] / o['median'] - 1) * 100)
+                for _, o in others)))
     sc = {(s['tool'], s['n'], s['k']): s for s in data['scale']}
     for (tool, n, k), s in sorted(sc.items()):
         if tool != 'asyncdl-parallel':

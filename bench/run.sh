@@ -22,7 +22,8 @@ more: --build=DIR (default ./build, configured and compiled if needed)
   --emulator=auto|netem|nfqueue
   --exec=CMD        set up at the first RTT of --rtt, then run CMD (bash)
                     inside the namespace instead of the bench, with ADL_HTTP,
-                    ADL_HTTPS (base URLs), ADL_CA, ADL_NAMES, ADL_DOCS set:
+                    ADL_HTTPS (base URLs), ADL_CA, ADL_NAMES, ADL_DOCS and
+                    ADL_ASYNCDL set:
                     for profiling the engine on the emulated path
 EOF
 }
@@ -30,8 +31,8 @@ EOF
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 PY=/usr/bin/python3
-RTTS= REPS= SCALE= QUICK=0 OUT=$ROOT/bench/results BUILD=$ROOT/build NOBUILD=0
-ASYNCDL= FIXGEN= DELAYER= EXEC= COUNT=0 KS=6,64 PROTOS=http,https BUDGET=8 EMU=auto
+RTTS='' REPS='' SCALE='' QUICK=0 OUT=$ROOT/bench/results BUILD=$ROOT/build NOBUILD=0
+ASYNCDL='' FIXGEN='' DELAYER='' EXEC='' COUNT=0 KS=6,64 PROTOS=http,https BUDGET=8 EMU=auto
 HTTP_PORT=8080 HTTPS_PORT=8443 STATUS_PORT=8081 QUEUE=0
 for arg in "$@"; do
   case $arg in
@@ -66,7 +67,9 @@ case $EMU in auto | netem | nfqueue) ;; *) echo "bench: bad --emulator" >&2; exi
 skip() { echo "bench: SKIP: $*" >&2; exit 77; }
 die() { echo "bench: ERROR: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || skip "must run as root (network namespace, iptables, port 53)"
-command -v ip >/dev/null && ip netns list >/dev/null 2>&1 || skip "'ip netns' (iproute2) not available"
+if ! command -v ip >/dev/null || ! ip netns list >/dev/null 2>&1; then
+  skip "'ip netns' (iproute2) not available"
+fi
 for tool in nginx dnsmasq openssl ping unshare "$PY"; do
   command -v "$tool" >/dev/null || skip "$tool not installed (see bench/README: packages)"
 done
@@ -85,7 +88,7 @@ DELAYER=${DELAYER:-$BUILD/bench/adl-delayer}
 # ---- teardown, whatever happens ---------------------------------------------------
 T=$(mktemp -d /tmp/adl-bench.XXXXXX)
 chmod 755 "$T" # nginx workers run as nobody
-NS=adlbench-$$ NS_MADE= DELAY_PID=
+NS=adlbench-$$ NS_MADE='' DELAY_PID=''
 cleanup() {
   local rc=$? pids
   trap - EXIT INT TERM
@@ -94,12 +97,14 @@ cleanup() {
     # Everything in the namespace was started by this script: nginx,
     # dnsmasq, the delayer, the driver and any contender still running.
     pids=$(ip netns pids "$NS" 2>/dev/null)
+    # shellcheck disable=SC2086 # a list of pids
     [ -n "$pids" ] && kill -TERM $pids 2>/dev/null
     for _ in 1 2 3 4 5 6 7 8 9 10; do
       pids=$(ip netns pids "$NS" 2>/dev/null)
       [ -z "$pids" ] && break
       sleep 0.2
     done
+    # shellcheck disable=SC2086
     [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
     ip netns del "$NS" 2>/dev/null
   fi
@@ -115,6 +120,7 @@ nsx() { ip netns exec "$NS" "$@"; }
 # program: /etc/resolv.conf is bind-mounted to our dnsmasq, but only in a
 # private mount namespace, so the host's files are never touched.
 nsdns() {
+  # shellcheck disable=SC2016 # expanded by that inner sh
   ip netns exec "$NS" unshare --mount --propagation private \
     sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$T/resolv.conf" "$@"
 }
@@ -128,7 +134,7 @@ driver() {
 # ---- fixture, certificates, configuration ----------------------------------------------
 "$FIXGEN" "$T/www" >/dev/null || die "$FIXGEN failed"
 DOCS=$T/www/api/v2/pokemon
-ls "$DOCS" | LC_ALL=C sort >"$T/names"
+(cd "$DOCS" && printf '%s\n' *) | LC_ALL=C sort >"$T/names"
 [ "$COUNT" -gt 0 ] && { head -n "$COUNT" "$T/names" >"$T/n" && mv "$T/n" "$T/names"; }
 NDOCS=$(wc -l <"$T/names")
 [ "$NDOCS" -gt 0 ] || die "no documents under $DOCS"
@@ -156,6 +162,7 @@ http {
   access_log off;
   default_type application/json;
   sendfile on;
+  tcp_nopush on; # headers and body share full segments, as the model assumes
   tcp_nodelay on;
   open_file_cache max=1000 inactive=600s;
   keepalive_requests 10000000;
@@ -196,12 +203,12 @@ nsx sysctl -qw net.ipv4.tcp_congestion_control=reno ||
 # --local makes dnsmasq answer AAAA for the name with an empty NOERROR (with
 # --address alone it answers REFUSED, which fails a c-ares 1.18 A+AAAA
 # lookup); --local-ttl gives its answers a realistic TTL instead of 0.
-nsx setsid dnsmasq -k --port=53 --listen-address=127.0.0.1 --bind-interfaces --no-resolv --no-hosts \
+ip netns exec "$NS" setsid dnsmasq -k --port=53 --listen-address=127.0.0.1 --bind-interfaces --no-resolv --no-hosts \
   --address=/pokeapi.test/127.0.0.1 --local=/pokeapi.test/ --local-ttl=300 \
   --pid-file="$T/dnsmasq.pid" >"$T/dnsmasq.log" 2>&1 &
 for _ in $(seq 50); do [ -s "$T/dnsmasq.pid" ] && break; sleep 0.1; done
 [ -s "$T/dnsmasq.pid" ] || die "dnsmasq did not start: $(cat "$T/dnsmasq.log")"
-nsx setsid nginx -p "$T/nginx" -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf" &
+ip netns exec "$NS" setsid nginx -p "$T/nginx" -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf" &
 wait_port() { # bounded: 10 s
   for _ in $(seq 100); do
     nsx bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null && return 0
@@ -233,9 +240,12 @@ set_rtt() {
       nsx tc qdisc del dev lo root
     else
       nsx iptables -t mangle -D PREROUTING -i lo -j NFQUEUE --queue-num $QUEUE
-      kill -TERM "$DELAY_PID" && wait "$DELAY_PID" || true
+      kill -TERM "$DELAY_PID"
+      wait "$DELAY_PID" || true
       DELAY_PID=
       sed 's/^/  /' "$T/delayer.err"
+      printf '{"type": "delayer", "rtt": %s, "stats": "%s"}\n' "$CUR_RTT" \
+        "$(tr -d '"\\\n' <"$T/delayer.err")" >>"$RESULTS"
     fi
   fi
   CUR_RTT=$ms
@@ -246,7 +256,11 @@ set_rtt() {
   else
     # Held in PREROUTING (crossed once per direction), not OUTPUT: held
     # packets must not count against the sender's TCP small-queue budget.
-    nsx "$DELAYER" --queue=$QUEUE --delay-us="$half_us" >"$T/delayer.out" 2>"$T/delayer.err" &
+    # Not through nsx: a backgrounded function is a subshell, and $! must be
+    # the delayer itself (ip netns exec execs it) for the kill below.
+    # nice: a release must not wait behind the contenders for a CPU.
+    ip netns exec "$NS" nice -n -10 "$DELAYER" --queue=$QUEUE --delay-us="$half_us" \
+      >"$T/delayer.out" 2>"$T/delayer.err" &
     DELAY_PID=$!
     for _ in $(seq 50); do
       grep -q ready "$T/delayer.out" 2>/dev/null && break
@@ -261,7 +275,7 @@ echo "asyncdl bench: $NDOCS documents, RTT ${RTTS//,/, } ms, ${PROTOS//,/+}, up 
   "delay by $EMU, namespace $NS, $(date -u '+%F %T UTC')"
 if [ -n "$EXEC" ]; then
   set_rtt "${RTTS%%,*}"
-  export ADL_HTTP=http://pokeapi.test:$HTTP_PORT/api/v2/pokemon/ ADL_CA=$T/ca.pem \
+  export ADL_HTTP=http://pokeapi.test:$HTTP_PORT/api/v2/pokemon/ ADL_CA=$T/ca.pem ADL_ASYNCDL=$ASYNCDL \
     ADL_HTTPS=https://pokeapi.test:$HTTPS_PORT/api/v2/pokemon/ ADL_NAMES=$T/names ADL_DOCS=$DOCS
   nsdns bash -c "$EXEC" &
   wait $!
@@ -269,7 +283,8 @@ if [ -n "$EXEC" ]; then
 fi
 START=$(date +%s)
 set_rtt 0
-driver probe --rtt 0 --server-time --names "$T/names" --http-port $HTTP_PORT ||
+driver probe --rtt 0 --server-time --names "$T/names" --ca "$T/ca.pem" \
+  --http-port $HTTP_PORT --https-port $HTTPS_PORT ||
   die "probe at RTT 0 failed"
 for ms in ${RTTS//,/ }; do
   set_rtt "$ms"

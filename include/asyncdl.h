@@ -178,8 +178,14 @@ ADL_EXTERN uv_loop_t *adl_client_loop(const adl_client_t *c);
 
 /** Submits a GET. Requests beyond the strategy's in-flight window wait in a
  * FIFO queue. On success the done callback runs exactly once (never inside
- * this call); on error it never runs. *out (may be NULL) stays valid until
- * the done callback returns. URL and path are copied. */
+ * this call); on error (ADL_EINVAL, ADL_ENOMEM, ADL_ECLOSING) it never runs.
+ * A malformed URL or a scheme other than http/https is not an error here:
+ * it is that request's outcome (ADL_EURL, ADL_ESCHEME), reported through
+ * the done callback like any other. Transient failures (408, 429, 500, 502,
+ * 503, 504, timeouts, resets, truncated bodies) are retried up to
+ * o->retries times with jittered exponential backoff or Retry-After.
+ * *out (may be NULL) stays valid until the done callback returns. URL and
+ * path are copied. */
 ADL_EXTERN int adl_request_start(adl_client_t *c, const char *url,
                                  const adl_request_opts_t *o,
                                  adl_request_t **out);
