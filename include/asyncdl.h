@@ -5,7 +5,10 @@
  * append-only plain struct initialised by an *_init() function.
  *
  * Threading: every function must be called on the thread that runs the
- * client's loop. Callbacks never run inside the API call that caused them. */
+ * client's loop. Callbacks never run inside the API call that caused them.
+ * Signals: the library installs no signal handler. Like any program that
+ * writes to sockets, the host should ignore SIGPIPE (libcurl avoids it on
+ * Linux, but a TLS write to a reset connection can still raise it). */
 #ifndef ASYNCDL_H
 #define ASYNCDL_H
 

@@ -3,6 +3,8 @@
  * their connection counts and byte-identical bodies), cancel, close while
  * busy, close from inside a callback, file sinks, retries and URL errors. */
 #include "adl-test.h"
+
+#include <signal.h>
 #include "asyncdl.h"
 #include "fixture.h"
 #include "pokedex.h"
@@ -34,9 +36,16 @@ typedef struct ctx_s {
 } ctx_t;
 
 static ctx_t *g_ctx; /* only to index results from callbacks */
+static void on_closed_fwd(adl_client_t *c);
+
+static int g_close_in_data; /* close the client from inside curl's callback */
 
 static int on_data(adl_request_t *r, const char *buf, size_t len) {
   body_t *b = adl_request_get_data(r);
+  if (g_close_in_data) {
+    g_close_in_data = 0;
+    adl_client_close(g_ctx->client, on_closed_fwd);
+  }
   if (b->len + len > b->cap) {
     size_t cap = (b->len + len) * 2;
     char *nb = realloc(b->buf, cap);
@@ -53,6 +62,8 @@ static void on_closed(adl_client_t *c) {
   ctx_t *x = adl_client_get_data(c);
   x->close_calls++;
 }
+
+static void on_closed_fwd(adl_client_t *c) { on_closed(c); }
 
 static void on_done(adl_request_t *r, const adl_result_t *res) {
   ctx_t *x = g_ctx;
@@ -162,7 +173,29 @@ static void run_list(adl_strategy_t s, unsigned k, unsigned n, unsigned rtt,
     ASSERT_EQ(x.results[i].bytes, x.bodies[i].len);
     check_body(&x.bodies[i]);
     new_conns += x.results[i].new_connections;
+    ASSERT_EQ(x.results[i].dns_us, 0); /* numeric host: no lookup */
+    ASSERT_GT(x.results[i].local_port, 0);
+    ASSERT_GT(x.results[i].total_us, 0);
+    ASSERT_GT(x.results[i].ttfb_us, 0);
+    ASSERT_LE(x.results[i].ttfb_us, x.results[i].total_us);
+    if (x.results[i].new_connections > 0)
+      ASSERT_GT(x.results[i].connect_us, 0);
+    else
+      ASSERT_EQ(x.results[i].connect_us, 0);
   }
+  /* The local port tells connections apart: one for session, a new one
+   * for every serial request. */
+  unsigned distinct_ports = 0;
+  for (unsigned i = 0; i < n; i++) {
+    unsigned j = 0;
+    while (j < i && x.results[j].local_port != x.results[i].local_port)
+      j++;
+    distinct_ports += j == i;
+  }
+  if (s == ADL_STRATEGY_SESSION)
+    ASSERT_EQ(distinct_ports, 1);
+  if (s == ADL_STRATEGY_SERIAL)
+    ASSERT_EQ(distinct_ports, n);
   fixture_get_stats(x.fx, st);
   /* The client's own count of opened connections agrees with the server. */
   ASSERT_EQ(new_conns, st->connections_accepted);
@@ -233,6 +266,27 @@ static void test_close_from_callback(void) {
   teardown(&x);
   ASSERT_EQ(x.results[0].status, 0);
   for (unsigned i = 1; i < 5; i++) {
+    ASSERT_EQ(x.done_calls[i], 1);
+    ASSERT_EQ(x.results[i].status, ADL_ECANCELED);
+  }
+}
+
+/* Closing from inside a body callback (curl's write callback): the
+ * transfers still end in one cancelled outcome each. */
+static void test_close_from_data_callback(void) {
+  ctx_t x;
+  setup(&x, 0);
+  new_client(&x, ADL_STRATEGY_PARALLEL, 3, 0);
+  for (unsigned i = 0; i < 3; i++) {
+    char path[128];
+    snprintf(path, sizeof(path), "/fault/big/%u", 4000000 + i);
+    submit(&x, i, path, NULL);
+  }
+  submit(&x, 3, "/api/v2/pokemon/mew", "mew"); /* still queued */
+  g_close_in_data = 1;
+  run_until(&x, 4);
+  teardown(&x);
+  for (unsigned i = 0; i < 4; i++) {
     ASSERT_EQ(x.done_calls[i], 1);
     ASSERT_EQ(x.results[i].status, ADL_ECANCELED);
   }
@@ -332,12 +386,16 @@ static void test_file_sink(void) {
 }
 
 int main(void) {
+  /* A peer closing first must not kill the test: ignore SIGPIPE, as any
+   * program writing to sockets with libuv should. */
+  signal(SIGPIPE, SIG_IGN);
   ASSERT_EQ(adl_library_init(), 0);
   test_serial();
   test_session();
   test_parallel();
   test_cancel_and_close();
   test_close_from_callback();
+  test_close_from_data_callback();
   test_errors_and_retries();
   test_file_sink();
   adl_library_shutdown();

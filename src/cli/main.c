@@ -390,6 +390,9 @@ int main(int argc, char **argv) {
     printf("asyncdl %s\n", adl_version_string());
     return CLI_EXIT_OK;
   }
+  /* Writing to a socket the peer has closed must be an error, not death
+   * (the --local server writes with libuv). */
+  signal(SIGPIPE, SIG_IGN);
   if (adl_library_init() != 0 || uv_loop_init(&a->loop) != 0) {
     fprintf(stderr, "asyncdl: cannot initialise libraries\n");
     return CLI_EXIT_INTERNAL;
