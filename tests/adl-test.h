@@ -46,6 +46,21 @@
                 b_ ? b_ : "(null)");                                           \
   } while (0)
 
+/* Entries of dir other than "." files: a test's way to see that nothing
+ * (no temporary file, no partial download) was left behind. */
+#include <dirent.h>
+static inline unsigned adl_test_dir_entries(const char *dir) {
+  DIR *d = opendir(dir);
+  ASSERT(d != NULL);
+  unsigned n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL)
+    if (e->d_name[0] != '.')
+      n++;
+  closedir(d);
+  return n;
+}
+
 /* A loop test ends with every handle closed: uv_loop_close must succeed. */
 #define ADL_TEST_LOOP_CLOSE(loop)                                              \
   do {                                                                         \

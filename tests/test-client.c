@@ -9,7 +9,6 @@
 #include "fixture.h"
 #include "pokedex.h"
 
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -330,18 +329,6 @@ static void test_errors_and_retries(void) {
   teardown(&x);
 }
 
-static unsigned count_entries(const char *dir) {
-  DIR *d = opendir(dir);
-  ASSERT(d != NULL);
-  unsigned n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL)
-    if (e->d_name[0] != '.')
-      n++;
-  closedir(d);
-  return n;
-}
-
 static void test_file_sink(void) {
   ctx_t x;
   setup(&x, 0);
@@ -368,7 +355,7 @@ static void test_file_sink(void) {
   ASSERT_EQ(x.results[2].status, ADL_EHTTP);
   ASSERT_NE(x.results[3].status, 0);
   /* Only the complete download exists, and no temporary file remains. */
-  ASSERT_EQ(count_entries(dir), 1);
+  ASSERT_EQ(adl_test_dir_entries(dir), 1);
   char file[256];
   snprintf(file, sizeof(file), "%s/f0.json", dir);
   FILE *f = fopen(file, "rb");

@@ -8,7 +8,6 @@
 #include "asyncdl.h"
 #include "fixture.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,18 +38,6 @@ static void on_done(adl_request_t *r, const adl_result_t *res) {
 
 static void fx_closed(void *arg) { ++*(int *)arg; }
 static void cl_closed(adl_client_t *c) { ++*(int *)adl_client_get_data(c); }
-
-static unsigned dir_entries(const char *dir) {
-  DIR *d = opendir(dir);
-  ASSERT(d != NULL);
-  unsigned n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL)
-    if (e->d_name[0] != '.')
-      n++;
-  closedir(d);
-  return n;
-}
 
 /* Runs faults[0..n) concurrently through one client with options o. */
 static void run(fault_t *faults, unsigned n, const adl_options_t *o,
@@ -109,7 +96,7 @@ static void run(fault_t *faults, unsigned n, const adl_options_t *o,
       unlink(f->file);
   }
   /* Nothing else in the directory: no temporary file survived. */
-  ASSERT_EQ(dir_entries(dir), 0);
+  ASSERT_EQ(adl_test_dir_entries(dir), 0);
   (void)want_files;
   rmdir(dir);
   int closed = 0, fclosed = 0;

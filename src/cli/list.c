@@ -28,17 +28,6 @@ struct cli_list_s {
   char buf[CLI_LIST_MAX_LINE + 2]; /* a line, its CR, and a NUL */
 };
 
-/* Formats the message into err and returns rc. */
-__attribute__((format(printf, 4, 5))) static int
-fail(int rc, char *err, size_t errlen, const char *fmt, ...) {
-  if (err != NULL && errlen > 0) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return rc;
-}
 
 /* ---- the reader -------------------------------------------------------- */
 
@@ -73,13 +62,13 @@ static int spool(cli_list_t *l, int src, char *err, size_t errlen) {
   if (fd < 0) { /* no O_TMPFILE here: create, then unlink at once */
     if (snprintf(tmpl, sizeof(tmpl), "%s/asyncdl-list-XXXXXX", dir) >=
         (int)sizeof(tmpl))
-      return fail(CLI_LIST_ESYSTEM, err, errlen, "TMPDIR is too long");
+      return cli_fail(CLI_LIST_ESYSTEM, err, errlen, "TMPDIR is too long");
     fd = mkostemp(tmpl, O_CLOEXEC);
     if (fd >= 0)
       unlink(tmpl);
   }
   if (fd < 0)
-    return fail(CLI_LIST_ESYSTEM, err, errlen,
+    return cli_fail(CLI_LIST_ESYSTEM, err, errlen,
                 "%s: cannot create a temporary file in %s: %s", l->display, dir,
                 strerror(errno));
   for (;;) {
@@ -91,7 +80,7 @@ static int spool(cli_list_t *l, int src, char *err, size_t errlen) {
     if (n < 0) {
       int e = errno;
       close(fd);
-      return fail(errno_class(e), err, errlen, "%s: read error: %s", l->display,
+      return cli_fail(errno_class(e), err, errlen, "%s: read error: %s", l->display,
                   strerror(e));
     }
     for (ssize_t off = 0; off < n;) {
@@ -101,7 +90,7 @@ static int spool(cli_list_t *l, int src, char *err, size_t errlen) {
       if (w < 0) {
         int e = errno;
         close(fd);
-        return fail(CLI_LIST_ESYSTEM, err, errlen,
+        return cli_fail(CLI_LIST_ESYSTEM, err, errlen,
                     "%s: cannot copy to a temporary file in %s: %s", l->display,
                     dir, strerror(e));
       }
@@ -111,7 +100,7 @@ static int spool(cli_list_t *l, int src, char *err, size_t errlen) {
   if (lseek(fd, 0, SEEK_SET) != 0 || (l->fp = fdopen(fd, "r")) == NULL) {
     int e = errno;
     close(fd);
-    return fail(CLI_LIST_ESYSTEM, err, errlen, "%s: %s", l->display,
+    return cli_fail(CLI_LIST_ESYSTEM, err, errlen, "%s: %s", l->display,
                 strerror(e));
   }
   return 0;
@@ -125,18 +114,18 @@ static int open_path(cli_list_t *l, const char *path, char *err,
     return spool(l, STDIN_FILENO, err, errlen);
   int fd = open(path, O_RDONLY | O_CLOEXEC), e = errno;
   if (fd < 0)
-    return fail(errno_class(e), err, errlen, "%s: %s", l->display, strerror(e));
+    return cli_fail(errno_class(e), err, errlen, "%s: %s", l->display, strerror(e));
   if (fstat(fd, &st) != 0) {
     e = errno;
-    rc = fail(errno_class(e), err, errlen, "%s: %s", l->display, strerror(e));
+    rc = cli_fail(errno_class(e), err, errlen, "%s: %s", l->display, strerror(e));
   } else if (S_ISDIR(st.st_mode)) {
-    rc = fail(CLI_LIST_EINPUT, err, errlen, "%s: is a directory", l->display);
+    rc = cli_fail(CLI_LIST_EINPUT, err, errlen, "%s: is a directory", l->display);
   } else if (!S_ISREG(st.st_mode)) {
     rc = spool(l, fd, err, errlen); /* e.g. --list=<(command) */
   } else if ((l->fp = fdopen(fd, "r")) != NULL) {
     return 0;
   } else {
-    rc = fail(CLI_LIST_ESYSTEM, err, errlen, "%s: %s", l->display,
+    rc = cli_fail(CLI_LIST_ESYSTEM, err, errlen, "%s: %s", l->display,
               strerror(errno));
   }
   close(fd);
@@ -149,7 +138,7 @@ int cli_list_open(cli_list_t **out, const char *path, const char *base_url,
   char shown[256];
   *out = NULL;
   if (base_url == NULL)
-    return fail(CLI_LIST_ESYSTEM, err, errlen, "no base URL given");
+    return cli_fail(CLI_LIST_ESYSTEM, err, errlen, "no base URL given");
   if (path == NULL)
     snprintf(shown, sizeof(shown), "<built-in>");
   else if (strcmp(path, "-") == 0)
@@ -160,7 +149,7 @@ int cli_list_open(cli_list_t **out, const char *path, const char *base_url,
       (l->display = strdup(shown)) == NULL ||
       (l->base = strdup(base_url)) == NULL) {
     cli_list_close(l);
-    return fail(CLI_LIST_ESYSTEM, err, errlen, "out of memory");
+    return cli_fail(CLI_LIST_ESYSTEM, err, errlen, "out of memory");
   }
   if (path != NULL) {
     int rc = open_path(l, path, err, errlen);
@@ -197,7 +186,7 @@ int cli_list_rewind(cli_list_t *l, char *err, size_t errlen) {
   if (l->fp != NULL) {
     clearerr(l->fp);
     if (fseek(l->fp, 0, SEEK_SET) != 0)
-      return fail(CLI_LIST_ESYSTEM, err, errlen, "%s: cannot rewind: %s",
+      return cli_fail(CLI_LIST_ESYSTEM, err, errlen, "%s: cannot rewind: %s",
                   l->display, strerror(errno));
   }
   return 0;
@@ -234,7 +223,7 @@ static int parse_line(cli_list_t *l, size_t n, int too_long, cli_item_t *item,
   if (n > 0 && s[n - 1] == '\r')
     s[--n] = '\0';
   if (too_long || n > CLI_LIST_MAX_LINE)
-    return fail(CLI_LIST_EINPUT, err, errlen,
+    return cli_fail(CLI_LIST_EINPUT, err, errlen,
                 "%s:%lu: line longer than %d bytes", l->display, l->line,
                 CLI_LIST_MAX_LINE);
   if (l->line == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
@@ -246,12 +235,12 @@ static int parse_line(cli_list_t *l, size_t n, int too_long, cli_item_t *item,
     const unsigned char *u = (const unsigned char *)s + i;
     size_t k = cli_utf8_len(u, n - i);
     if (k == 0)
-      return fail(CLI_LIST_EINPUT, err, errlen,
+      return cli_fail(CLI_LIST_EINPUT, err, errlen,
                   "%s:%lu: invalid UTF-8 (byte 0x%02X at byte %zu)", l->display,
                   l->line, u[0], skipped + i + 1);
     if ((k == 1 && ((u[0] < 0x20 && u[0] != '\t') || u[0] == 0x7F)) ||
         (k == 2 && u[0] == 0xC2 && u[1] < 0xA0))
-      return fail(CLI_LIST_EINPUT, err, errlen,
+      return cli_fail(CLI_LIST_EINPUT, err, errlen,
                   "%s:%lu: control character 0x%02X at byte %zu", l->display,
                   l->line, k == 1 ? u[0] : u[1], skipped + i + 1);
     i += k;
@@ -264,13 +253,13 @@ static int parse_line(cli_list_t *l, size_t n, int too_long, cli_item_t *item,
     return 0;
   if (strstr(s, "://") != NULL) {
     if (cli_url_check(s, why, sizeof(why)) != 0)
-      return fail(CLI_LIST_EINPUT, err, errlen, "%s:%lu: %s", l->display,
+      return cli_fail(CLI_LIST_EINPUT, err, errlen, "%s:%lu: %s", l->display,
                   l->line, why);
     item->url = strdup(s);
     item->name = item->url != NULL ? cli_url_name(s) : NULL;
   } else {
     if (cli_name_check(s, why, sizeof(why)) != 0)
-      return fail(CLI_LIST_EINPUT, err, errlen, "%s:%lu: %s", l->display,
+      return cli_fail(CLI_LIST_EINPUT, err, errlen, "%s:%lu: %s", l->display,
                   l->line, why);
     item->name = strdup(s);
     if (item->name != NULL && cli_url_join(l->base, s, &item->url) != 0)
@@ -278,7 +267,7 @@ static int parse_line(cli_list_t *l, size_t n, int too_long, cli_item_t *item,
   }
   if (item->url == NULL || item->name == NULL) {
     cli_item_free(item);
-    return fail(CLI_LIST_ESYSTEM, err, errlen, "out of memory");
+    return cli_fail(CLI_LIST_ESYSTEM, err, errlen, "out of memory");
   }
   item->line = l->line;
   return 1;
@@ -293,7 +282,7 @@ int cli_list_next(cli_list_t *l, cli_item_t *item, char *err, size_t errlen) {
     item->name = strdup(name);
     if (item->name == NULL || cli_url_join(l->base, name, &item->url) != 0) {
       cli_item_free(item);
-      return fail(CLI_LIST_ESYSTEM, err, errlen, "out of memory");
+      return cli_fail(CLI_LIST_ESYSTEM, err, errlen, "out of memory");
     }
     item->line = ++l->line;
     return 1;
@@ -302,7 +291,7 @@ int cli_list_next(cli_list_t *l, cli_item_t *item, char *err, size_t errlen) {
     size_t n = 0;
     int too_long, rc = read_line(l, &n, &too_long);
     if (rc < 0)
-      return fail(CLI_LIST_ESYSTEM, err, errlen, "%s:%lu: read error: %s",
+      return cli_fail(CLI_LIST_ESYSTEM, err, errlen, "%s:%lu: read error: %s",
                   l->display, l->line + 1, strerror(errno));
     if (rc == 0)
       return 0;
@@ -377,17 +366,17 @@ static int check_file(cli_list_t *l, nameset_t *set, const cli_item_t *it,
   const char *why = cli_filename_problem(it->name);
   if (why != NULL) {
     cli_quote(q, sizeof(q), it->name, strlen(it->name));
-    return fail(CLI_LIST_EINPUT, err, errlen,
+    return cli_fail(CLI_LIST_EINPUT, err, errlen,
                 "%s:%lu: '%s' cannot be a file name: it %s", l->display,
                 it->line, q, why);
   }
   cli_safe_filename(it->name, fname, sizeof(fname));
   long prev = set_add(set, fname, it->line);
   if (prev < 0)
-    return fail(CLI_LIST_ESYSTEM, err, errlen, "out of memory");
+    return cli_fail(CLI_LIST_ESYSTEM, err, errlen, "out of memory");
   if (prev > 0) {
     cli_quote(q, sizeof(q), fname, strlen(fname));
-    return fail(CLI_LIST_EINPUT, err, errlen,
+    return cli_fail(CLI_LIST_EINPUT, err, errlen,
                 "%s:%lu: '%s' also produced by line %ld", l->display, it->line,
                 q, prev);
   }
@@ -408,7 +397,7 @@ int cli_list_check(cli_list_t *l, int need_files, char *err, size_t errlen) {
       rc = check_file(l, &set, &it, err, errlen);
     cli_item_free(&it);
     if (rc == 0 && count == INT_MAX)
-      rc = fail(CLI_LIST_EINPUT, err, errlen, "%s: more than %d entries",
+      rc = cli_fail(CLI_LIST_EINPUT, err, errlen, "%s: more than %d entries",
                 l->display, INT_MAX);
     if (rc == 0)
       count++;

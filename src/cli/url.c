@@ -9,9 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* Formats the message into err and returns rc. */
-__attribute__((format(printf, 4, 5))) static int
-fail(int rc, char *err, size_t errlen, const char *fmt, ...) {
+int cli_fail(int rc, char *err, size_t errlen, const char *fmt, ...) {
   if (err != NULL && errlen > 0) {
     va_list ap;
     va_start(ap, fmt);
@@ -121,36 +119,36 @@ int cli_url_check(const char *url, char *why, size_t whylen) {
   cli_quote(q, sizeof(q), url, strlen(url));
   const char *sep = strstr(url, "://");
   if (sep == NULL)
-    return fail(-1, why, whylen, "'%s' is not a URL (no scheme://)", q);
+    return cli_fail(-1, why, whylen, "'%s' is not a URL (no scheme://)", q);
   size_t slen = (size_t)(sep - url);
   if (slen == 0 || !((url[0] | 0x20) >= 'a' && (url[0] | 0x20) <= 'z') ||
       strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                   "0123456789+-.") < slen)
-    return fail(-1, why, whylen, "malformed URL '%s': bad scheme", q);
+    return cli_fail(-1, why, whylen, "malformed URL '%s': bad scheme", q);
   if (!((slen == 4 && strncasecmp(url, "http", 4) == 0) ||
         (slen == 5 && strncasecmp(url, "https", 5) == 0))) {
     char sq[40];
     cli_quote(sq, sizeof(sq), url, slen);
-    return fail(-1, why, whylen,
+    return cli_fail(-1, why, whylen,
                 "unsupported scheme '%s' in '%s': only http:// and https:// "
                 "are accepted",
                 sq, q);
   }
   for (const unsigned char *p = (const unsigned char *)url; *p != '\0'; p++) {
     if (*p == ' ')
-      return fail(-1, why, whylen, "malformed URL '%s': contains a space", q);
+      return cli_fail(-1, why, whylen, "malformed URL '%s': contains a space", q);
     if (*p < 0x20 || *p == 0x7F)
-      return fail(-1, why, whylen,
+      return cli_fail(-1, why, whylen,
                   "malformed URL '%s': contains a control character", q);
     if (*p >= 0x80)
-      return fail(-1, why, whylen,
+      return cli_fail(-1, why, whylen,
                   "malformed URL '%s': contains non-ASCII characters "
                   "(percent-encode them)",
                   q);
     if (strchr("\"<>\\^`{|}", *p) != NULL)
-      return fail(-1, why, whylen, "malformed URL '%s': contains '%c'", q, *p);
+      return cli_fail(-1, why, whylen, "malformed URL '%s': contains '%c'", q, *p);
     if (*p == '%' && (hexval(p[1]) < 0 || hexval(p[2]) < 0))
-      return fail(-1, why, whylen, "malformed URL '%s': bad %%XX escape", q);
+      return cli_fail(-1, why, whylen, "malformed URL '%s': bad %%XX escape", q);
   }
   const char *auth = sep + 3;
   size_t alen = strcspn(auth, "/?#");
@@ -163,20 +161,20 @@ int cli_url_check(const char *url, char *why, size_t whylen) {
     if (close == NULL || close == host + 1 ||
         strspn(host + 1, "0123456789abcdefABCDEF:.") <
             (size_t)(close - host - 1))
-      return fail(-1, why, whylen, "malformed URL '%s': bad IPv6 host", q);
+      return cli_fail(-1, why, whylen, "malformed URL '%s': bad IPv6 host", q);
     if (close + 1 < end) {
       if (close[1] != ':')
-        return fail(-1, why, whylen, "malformed URL '%s': bad host", q);
+        return cli_fail(-1, why, whylen, "malformed URL '%s': bad host", q);
       port = close + 2;
     }
   } else {
     const char *colon = memchr(host, ':', (size_t)(end - host));
     const char *hend = colon != NULL ? colon : end;
     if (hend == host)
-      return fail(-1, why, whylen, "malformed URL '%s': no host", q);
+      return cli_fail(-1, why, whylen, "malformed URL '%s': no host", q);
     for (const char *p = host; p < hend; p++)
       if (!is_alnum((unsigned char)*p) && strchr("-._~%", *p) == NULL)
-        return fail(-1, why, whylen, "malformed URL '%s': bad host name", q);
+        return cli_fail(-1, why, whylen, "malformed URL '%s': bad host name", q);
     if (colon != NULL)
       port = colon + 1;
   }
@@ -186,7 +184,7 @@ int cli_url_check(const char *url, char *why, size_t whylen) {
     for (; p < end && *p >= '0' && *p <= '9' && v <= 65535; p++)
       v = v * 10 + (unsigned long)(*p - '0');
     if (p == port || p != end || v == 0 || v > 65535)
-      return fail(-1, why, whylen, "malformed URL '%s': bad port", q);
+      return cli_fail(-1, why, whylen, "malformed URL '%s': bad port", q);
   }
   return 0;
 }
@@ -198,7 +196,7 @@ int cli_name_check(const char *s, char *why, size_t whylen) {
   size_t len = strlen(s);
   cli_quote(q, sizeof(q), s, len);
   if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-    return fail(-1, why, whylen, "'%s' is not a valid name", q);
+    return cli_fail(-1, why, whylen, "'%s' is not a valid name", q);
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
     if (is_alnum(c) || strchr("-._~!$&'()*+,;=:@", c) != NULL)
@@ -206,14 +204,14 @@ int cli_name_check(const char *s, char *why, size_t whylen) {
     if (c == '%') {
       if (hexval((unsigned char)s[i + 1]) < 0 ||
           hexval((unsigned char)s[i + 2]) < 0)
-        return fail(-1, why, whylen, "name '%s': bad %%XX escape", q);
+        return cli_fail(-1, why, whylen, "name '%s': bad %%XX escape", q);
       i += 2;
       continue;
     }
     char cq[16];
     size_t k = cli_utf8_len((const unsigned char *)s + i, len - i);
     cli_quote(cq, sizeof(cq), s + i, k > 0 ? k : 1);
-    return fail(-1, why, whylen,
+    return cli_fail(-1, why, whylen,
                 "name '%s': '%s' is not allowed in a URL path segment "
                 "(percent-encode it, or give a full URL)",
                 q, cq);

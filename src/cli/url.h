@@ -46,4 +46,9 @@ size_t cli_utf8_len(const unsigned char *s, size_t n);
  * and marked "...". */
 void cli_quote(char *out, size_t cap, const char *s, size_t len);
 
+/** Formats the message into err (when err and errlen allow) and returns
+ * rc: the one error-reporting helper of the CLI's input modules. */
+__attribute__((format(printf, 4, 5))) int
+cli_fail(int rc, char *err, size_t errlen, const char *fmt, ...);
+
 #endif /* CLI_URL_H */
