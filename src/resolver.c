@@ -29,6 +29,8 @@ typedef struct cache_entry_s {
 } cache_entry_t;
 
 struct adl__dnsq_s {
+  adl__queue_t node;    /* a lookup: r->pending; a waiter: its lookup's */
+  adl__queue_t waiters; /* same-host requests riding on this lookup */
   adl__resolver_t *owner;
   adl__resolve_cb cb; /* NULL once cancelled */
   void *arg;
@@ -44,6 +46,7 @@ struct adl__resolver_s {
   uv_timer_t timer;
   adl__queue_t socks;
   adl__queue_t cache;
+  adl__queue_t pending; /* lookups in flight, for coalescing */
   unsigned cache_len;
   unsigned cache_max;
   unsigned open_handles; /* timer + polls not yet through close_cb */
@@ -278,11 +281,14 @@ static void on_addrinfo(void *arg, int status, int timeouts,
   (void)timeouts;
   adl__dnsq_t *q = arg;
   adl__resolver_t *r = q->owner;
+  /* No longer joinable: a callback below may start a fresh lookup. */
+  adl__queue_remove(&q->node);
   char addrs[ADDRS_MAX];
+  uint64_t now = uv_hrtime();
   adl__dns_answer_t ans = {.status = map_ares(status),
                            .ares_status = status,
                            .addrs = NULL,
-                           .dns_us = (uv_hrtime() - q->start_ns) / 1000};
+                           .dns_us = (now - q->start_ns) / 1000};
   if (status == ARES_SUCCESS && ai != NULL) {
     int ttl = format_addrs(ai, addrs, sizeof(addrs));
     if (addrs[0] == '\0') {
@@ -295,6 +301,15 @@ static void on_addrinfo(void *arg, int status, int timeouts,
   }
   if (ai != NULL)
     ares_freeaddrinfo(ai);
+  adl__queue_t waiters;
+  adl__queue_init(&waiters);
+  if (!adl__queue_empty(&q->waiters)) { /* take the whole list over */
+    waiters.next = q->waiters.next;
+    waiters.prev = q->waiters.prev;
+    waiters.next->prev = &waiters;
+    waiters.prev->next = &waiters;
+    adl__queue_init(&q->waiters);
+  }
   q->finished = 1;
   adl__resolve_cb cb = q->cb;
   void *cb_arg = q->arg;
@@ -302,10 +317,42 @@ static void on_addrinfo(void *arg, int status, int timeouts,
     free(q);
   if (cb != NULL)
     cb(cb_arg, &ans);
+  /* Each waiter is detached before its callback, which may cancel or
+   * free any other request. */
+  while (!adl__queue_empty(&waiters)) {
+    adl__dnsq_t *w = ADL_QUEUE_DATA(adl__queue_head(&waiters), adl__dnsq_t,
+                                    node);
+    adl__queue_remove(&w->node);
+    adl__resolve_cb wcb = w->cb;
+    void *warg = w->arg;
+    ans.dns_us = (now - w->start_ns) / 1000;
+    free(w);
+    if (wcb != NULL)
+      wcb(warg, &ans);
+  }
 }
 
 int adl__resolve(adl__resolver_t *r, const char *host, adl__resolve_cb cb,
                  void *arg, adl__dnsq_t **out) {
+  /* A lookup of the same name already in flight (parallel requests start
+   * together) answers this request too: one query on the wire, not K. */
+  adl__queue_t *it;
+  ADL_QUEUE_FOREACH(it, &r->pending) {
+    adl__dnsq_t *p = ADL_QUEUE_DATA(it, adl__dnsq_t, node);
+    if (strcmp(p->host, host) != 0)
+      continue;
+    adl__dnsq_t *w = calloc(1, sizeof(*w) + 1);
+    if (w == NULL)
+      return ADL_ENOMEM;
+    w->owner = r;
+    w->cb = cb;
+    w->arg = arg;
+    w->start_ns = uv_hrtime();
+    adl__queue_init(&w->waiters);
+    adl__queue_insert_tail(&p->waiters, &w->node);
+    *out = w;
+    return 0;
+  }
   size_t hlen = strlen(host) + 1;
   adl__dnsq_t *q = calloc(1, sizeof(*q) + hlen);
   if (q == NULL)
@@ -316,6 +363,8 @@ int adl__resolve(adl__resolver_t *r, const char *host, adl__resolve_cb cb,
   q->arg = arg;
   q->start_ns = uv_hrtime();
   q->in_call = 1;
+  adl__queue_init(&q->waiters);
+  adl__queue_insert_tail(&r->pending, &q->node);
   struct ares_addrinfo_hints hints;
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
@@ -348,6 +397,7 @@ int adl__resolver_new(uv_loop_t *loop, const adl__resolver_opts_t *o,
   r->cache_max = o->cache_max;
   adl__queue_init(&r->socks);
   adl__queue_init(&r->cache);
+  adl__queue_init(&r->pending);
 
   struct ares_options ao;
   memset(&ao, 0, sizeof(ao));

@@ -133,11 +133,14 @@ static void on_dns_sent(uv_udp_send_t *req, int st) {
   free(req);
 }
 
+static unsigned g_queries; /* datagrams the SERVFAIL responder saw */
+
 static void on_dns_query(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
                          const struct sockaddr *from, unsigned flags) {
   (void)flags;
   if (n < 12 || from == NULL)
     return;
+  g_queries++;
   /* Echo the query with QR set and RCODE 2; no answers. */
   b->base[2] = (char)(b->base[2] | 0x80);
   b->base[3] = (char)((b->base[3] & 0xF0) | 2);
@@ -169,11 +172,33 @@ static void test_servfail(void) {
       .servers = server, .timeout_ms = 2000, .tries = 2, .cache_max = 8};
   ASSERT_EQ(adl__resolver_new(&loop, &o, &r), 0);
   answer_t a;
+  g_queries = 0;
   uint64_t t0 = uv_hrtime();
   resolve_sync(&loop, r, "pokeapi.test", &a);
   uint64_t ms = (uv_hrtime() - t0) / 1000000;
   ASSERT_EQ(a.status, ADL_EDNS);
   ASSERT_LT(ms, 1000); /* an answer, not a timeout */
+  unsigned one_lookup = g_queries;
+  ASSERT_GT(one_lookup, 0);
+
+  /* Three concurrent lookups of one name put one lookup on the wire; a
+   * cancelled waiter is never called, the others all are. */
+  answer_t w[3];
+  memset(w, 0, sizeof(w));
+  adl__dnsq_t *q[3];
+  g_queries = 0;
+  for (int i = 0; i < 3; i++)
+    ASSERT_EQ(adl__resolve(r, "pokeapi.test", on_answer, &w[i], &q[i]), 0);
+  adl__resolve_cancel(q[1]);
+  while (w[0].calls + w[2].calls < 2)
+    resolve_sync(&loop, r, "other.test", &a); /* runs the loop meanwhile */
+  ASSERT_EQ(w[0].calls, 1);
+  ASSERT_EQ(w[1].calls, 0);
+  ASSERT_EQ(w[2].calls, 1);
+  ASSERT_EQ(w[0].status, ADL_EDNS);
+  ASSERT_EQ(w[2].status, ADL_EDNS);
+  /* other.test was looked up too: subtract its share. */
+  ASSERT_EQ(g_queries, one_lookup * 2);
   int closed = 0;
   adl__resolver_close(r, on_closed, &closed);
   uv_close((uv_handle_t *)&srv, NULL);
