@@ -26,7 +26,6 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOST = 'pokeapi.test'
 PY = '/usr/bin/python3'
-CLASSES = ('serial', 'session', 'parallel')
 
 
 def log(msg):

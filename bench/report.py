@@ -166,10 +166,13 @@ def markdown(data, res, meta):
               '| requests | tool | K | wall s | req/s | CPU s / 1000 req | peak RSS MiB | status |',
               '|---:|---|---:|---:|---:|---:|---:|---|']
         for s in data['scale']:
-            L.append('| %d | %s | %d | %.2f | %.0f | %.3f | %.1f | %s |' % (
+            if not s['ok']:  # a failed run has no speed to show
+                L.append('| %d | %s | %d | | | | | **FAILED**: %s |' % (
+                    s['n'], s['tool'], s['k'], s['why'].replace('|', '/')[:80]))
+                continue
+            L.append('| %d | %s | %d | %.2f | %.0f | %.3f | %.1f | ok |' % (
                 s['n'], s['tool'], s['k'], s['wall_s'], s['n'] / s['wall_s'],
-                s['cpu_s'] / s['n'] * 1000, s['maxrss_kb'] / 1024,
-                'ok' if s['ok'] else 'FAILED: ' + s['why']))
+                s['cpu_s'] / s['n'] * 1000, s['maxrss_kb'] / 1024))
         L.append('')
     return L
 
@@ -251,7 +254,7 @@ def svg(res, path):
     o = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
          'font-size="11"><rect width="100%%" height="100%%" fill="white"/>' % (W, H),
          '<text x="10" y="18" font-size="13">asyncdl bench: wall time per contender and RTT '
-         '(median, grey = min–max, log scale; black tick = cost model)</text>']
+         '(median, grey = min–max, log scale; black tick = cost model; red x = FAILED)</text>']
     for pi, proto in enumerate(protos):
         x0 = left + pi * (pw + 30)
         o.append('<text x="%d" y="%d" font-weight="bold">%s</text>' % (x0 + pw / 2 - 15, top - 6, proto))
@@ -343,9 +346,11 @@ def main():
         w = csv.writer(f, lineterminator='\n')
         w.writerow(['requests', 'tool', 'k', 'wall_s', 'req_per_s', 'cpu_s_per_1000', 'peak_rss_mib', 'status'])
         for s in data['scale']:
+            if not s['ok']:
+                w.writerow([s['n'], s['tool'], s['k'], '', '', '', '', 'FAILED'])
+                continue
             w.writerow([s['n'], s['tool'], s['k'], '%.3f' % s['wall_s'], '%.0f' % (s['n'] / s['wall_s']),
-                        '%.4f' % (s['cpu_s'] / s['n'] * 1000), '%.1f' % (s['maxrss_kb'] / 1024),
-                        'ok' if s['ok'] else 'FAILED'])
+                        '%.4f' % (s['cpu_s'] / s['n'] * 1000), '%.1f' % (s['maxrss_kb'] / 1024), 'ok'])
     svg(res, os.path.join(a.out, 'bench.svg'))
     print('\n'.join(md))
     print('results in %s: bench.md bench.csv scale.csv bench.svg results.jsonl' % a.out)
