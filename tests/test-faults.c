@@ -23,6 +23,7 @@ typedef struct fault_s {
 
 static fault_t *g_faults;
 static unsigned g_done;
+static unsigned g_injected, g_outcomes, g_attempts; /* for the summary */
 
 static void on_done(adl_request_t *r, const adl_result_t *res) {
   fault_t *f = adl_request_get_data(r);
@@ -79,6 +80,9 @@ static void run(fault_t *faults, unsigned n, const adl_options_t *o,
     uv_run(&loop, UV_RUN_ONCE);
   for (unsigned i = 0; i < n; i++) {
     fault_t *f = &faults[i];
+    g_injected++;
+    g_outcomes += f->calls;
+    g_attempts += f->res.attempts;
     if (f->calls != 1 || f->res.status != f->status)
       ADL_FAIL_("%s: %u calls, outcome %s, want %s", f->path, f->calls,
                 adl_err_name(f->res.status), adl_err_name(f->status));
@@ -216,6 +220,8 @@ int main(void) {
   test_retry_after();
   test_stalls();
   adl_library_shutdown();
-  printf("test-faults: passed\n");
+  printf("test-faults: passed: %u fault scenarios, %u outcomes, %u attempts, "
+         "%u items lost\n",
+         g_injected, g_outcomes, g_attempts, g_injected - g_outcomes);
   return 0;
 }
