@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(gcc clang libclang-rt-14-dev meson ninja-build pkg-config
+packages=(gcc g++ clang libclang-rt-14-dev meson ninja-build pkg-config
           libuv1-dev libcurl4-openssl-dev libc-ares-dev
           dnsmasq-base nginx-light openssl curl valgrind python3
           python3-requests python3-aiohttp iproute2 iptables iputils-ping time)
