@@ -4,6 +4,7 @@
 #   1. gcc, -Dwerror=true: every suite (unit, loop, system, cli, bench-smoke)
 #   2. the engine tests again under valgrind (memcheck, leak check)
 #   3. clang with AddressSanitizer + UndefinedBehaviorSanitizer: every suite
+#   4. the libFuzzer harnesses (list reader, URL rules, request parser)
 # Usage: bash tests/run.sh    (from the source tree)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,5 +61,8 @@ step "test: all suites under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --print-errorlogs --no-suite bench-smoke
+
+step "fuzz: libFuzzer harnesses, 20 s each (FUZZ_SECONDS to change)"
+FUZZ_BUILD_DIR=build-fuzz bash tests/fuzz/run.sh
 
 step "all test runs passed"
