@@ -106,6 +106,9 @@ typedef struct adl_options_s {
   uint64_t retry_base_ms;      /* first backoff step */
   uint64_t retry_max_ms;       /* cap on backoff and Retry-After */
   unsigned max_redirects;      /* 0 = redirects are not followed */
+  int http2;                   /* offer HTTP/2 over TLS (ALPN); default 0:
+                                  HTTP/1.1 everywhere. Either way one
+                                  request per connection at a time. */
   /* Append-only: new fields go at the end, adl_options_init sets them. */
 } adl_options_t;
 
@@ -135,6 +138,7 @@ typedef struct adl_result_s {
   int local_port;        /* local TCP port of the last connection used */
   unsigned attempts;     /* 1 + retries performed */
   unsigned dns_cached;   /* 1 when the address came from the DNS cache */
+  int http_version;      /* of the last response: 10, 11 or 20; 0 = none */
 } adl_result_t;
 
 /** Body chunk callback; return 0 to continue, nonzero to abort the request

@@ -235,6 +235,11 @@ static void setup_easy(adl_request_t *r) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
+  /* HTTP/1.1 unless asked: the strategies compare connections, and the
+   * clients they model (requests, aiohttp) speak HTTP/1.1. */
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                   o->http2 ? (long)CURL_HTTP_VERSION_2TLS
+                            : (long)CURL_HTTP_VERSION_1_1);
   if (c->policy.fresh_connect || r->force_fresh) {
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
@@ -424,6 +429,12 @@ static void record_timings(adl_request_t *r) {
   curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &t_dns);
   curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &t_conn);
   curl_easy_getinfo(e, CURLINFO_APPCONNECT_TIME_T, &t_app);
+  long ver = 0;
+  curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &ver);
+  r->res.http_version = ver == CURL_HTTP_VERSION_2_0   ? 20
+                        : ver == CURL_HTTP_VERSION_1_1 ? 11
+                        : ver == CURL_HTTP_VERSION_1_0 ? 10
+                                                       : 0;
   r->res.new_connections += (unsigned)nconn;
   if (lport > 0)
     r->res.local_port = (int)lport;

@@ -50,6 +50,7 @@ run = doc["runs"][0]
 items = run["items"]
 assert len(items) == 151, len(items)
 assert all(i["outcome"] == "ok" for i in items)
+assert all(i["http_version"] == "1.1" for i in items)  # the default
 conns = sum(i["new_connections"] for i in items)
 want = {"serial": (151, 151), "session": (1, 1), "parallel": (2, 6)}[sys.argv[2]]
 assert want[0] <= conns <= want[1], (sys.argv[2], conns)
@@ -57,6 +58,22 @@ PY
     echo "ok: $scheme $s: 151 documents byte-identical"
   done
 done
+
+# --http2 over TLS: ALPN h2, still one request per connection at a time,
+# so parallel K opens K connections rather than multiplexing on one.
+"$ASYNCDL" --strategy=parallel --http2 --base-url="https://pokeapi.test:$HTTPS_PORT/api/v2/pokemon/" \
+  $dns --cacert="$d/ca.pem" --out="$d/out-h2" --json="$d/h2.json" >/dev/null 2>"$d/stderr" ||
+  { cat "$d/stderr" >&2; fail "--http2 run failed"; }
+check_dir "$d/out-h2"
+python3 - "$d/h2.json" <<'PY' || fail "--http2: report"
+import json, sys
+items = json.load(open(sys.argv[1]))["runs"][0]["items"]
+assert len(items) == 151 and all(i["outcome"] == "ok" for i in items)
+assert all(i["http_version"] == "2" for i in items)
+conns = sum(i["new_connections"] for i in items)
+assert 2 <= conns <= 6, conns
+PY
+echo "ok: --http2: 151 documents over HTTP/2, one stream per connection"
 
 # TLS without the private CA: refused, reported per URL, exit 1, no files.
 "$ASYNCDL" --strategy=session --base-url="https://pokeapi.test:$HTTPS_PORT/api/v2/pokemon/" \

@@ -52,6 +52,7 @@ static void test_defaults(void) {
   ASSERT_EQ(o.local, 0);
   ASSERT_EQ(o.rtt_ms, 20);
   ASSERT_EQ(o.insecure, 0);
+  ASSERT_EQ(o.http2, 0);
   ASSERT_EQ(o.retries, 2);
   ASSERT_EQ(o.max_size, 0);
   ASSERT_EQ(o.max_redirects, 5);
@@ -98,6 +99,8 @@ static void test_each_option(void) {
   ASSERT_EQ(o.insecure, 1);
   ASSERT_EQ(parse(&o, "--insecure", "--quiet", NULL), 0);
   ASSERT(o.insecure && o.quiet);
+  ASSERT_EQ(parse(&o, "--http2", NULL), 0);
+  ASSERT_EQ(o.http2, 1);
   ASSERT_EQ(parse(&o, "-qk", NULL), 0); /* clustered short options */
   ASSERT(o.insecure && o.quiet);
   ASSERT_EQ(parse(&o, "--local", "--rtt=0", NULL), 0);

@@ -177,6 +177,7 @@ static void start_run(app_t *a) {
   ao.dns_servers = a->o.dns_server;
   ao.cacert = a->o.cacert;
   ao.insecure = a->o.insecure;
+  ao.http2 = a->o.http2;
   ao.max_size = a->o.max_size;
   ao.retries = a->o.retries;
   ao.max_redirects = a->o.max_redirects;

@@ -22,6 +22,7 @@ enum {
   OPT_TIMEOUT,
   OPT_CONNECT_TIMEOUT,
   OPT_LOCAL,
+  OPT_HTTP2,
   OPT_RTT,
   OPT_CACERT,
   OPT_RETRIES,
@@ -41,6 +42,7 @@ static const struct option long_opts[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"local", no_argument, NULL, OPT_LOCAL},
+    {"http2", no_argument, NULL, OPT_HTTP2},
     {"rtt", required_argument, NULL, OPT_RTT},
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"insecure", no_argument, NULL, 'k'},
@@ -390,6 +392,9 @@ int cli_opts_parse(cli_opts_t *o, int argc, char **argv, char *err,
     case OPT_LOCAL:
       o->local = 1;
       break;
+    case OPT_HTTP2:
+      o->http2 = 1;
+      break;
     case OPT_STRATEGY:
       rc = opt_strategy(o, name, a, err, errlen);
       break;
@@ -503,6 +508,9 @@ void cli_usage(FILE *f) {
       "                         [IP]:PORT (default: the system's resolvers)\n"
       "  --cacert=FILE        PEM CA bundle (default: the system store)\n"
       "  -k, --insecure       do not verify TLS certificates\n"
+      "  --http2              offer HTTP/2 on https (ALPN), still one request\n"
+      "                         per connection (default: HTTP/1.1, like\n"
+      "                         requests and aiohttp)\n"
       "\n"
       "Local benchmark:\n"
       "  --local              serve the documents from a built-in server on\n"

@@ -42,6 +42,7 @@ typedef struct cli_opts_s {
   unsigned rtt_ms;             /* --rtt=MS, 0..10000, requires --local */
   const char *cacert;          /* --cacert=FILE */
   int insecure;                /* -k, --insecure */
+  int http2;                   /* --http2: offer HTTP/2 over TLS */
   unsigned retries;            /* --retries=N, 0..100 */
   uint64_t max_size;           /* --max-size=BYTES[K|M|G], 0 = unlimited */
   unsigned max_redirects;      /* --max-redirects=N, 0..100 */

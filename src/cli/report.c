@@ -362,9 +362,14 @@ void cli_json_item(cli_json_t *j, const char *url, const char *file,
   json_str(j, outcome_name(res->status));
   jf(j,
      ", \"http_status\": %ld, \"bytes\": %" PRIu64 ", \"attempts\": %u"
-     ", \"new_connections\": %u, \"local_port\": %d, \"dns_cached\": %u, ",
+     ", \"new_connections\": %u, \"local_port\": %d, \"dns_cached\": %u"
+     ", \"http_version\": \"%s\", ",
      res->http_status, res->bytes, res->attempts, res->new_connections,
-     res->local_port, res->dns_cached);
+     res->local_port, res->dns_cached,
+     res->http_version == 20   ? "2"
+     : res->http_version == 11 ? "1.1"
+     : res->http_version == 10 ? "1.0"
+                               : "");
   json_ms(j, "queue_ms", res->queue_us);
   fputs(", ", j->f);
   json_ms(j, "dns_ms", res->dns_us);
