@@ -164,7 +164,8 @@ void adl__request_complete(adl_request_t *r, int status, const char *msg) {
   if (r->t_admit == 0)
     r->t_admit = uv_hrtime();
   r->state = RQ_DONE;
-  adl__request_drop_temp(r); /* never leave a partial file behind */
+  if (!r->commit_pending)
+    adl__request_drop_temp(r); /* never leave a partial file behind */
   adl__client_give_easy(c, r->easy);
   r->easy = NULL;
   uint64_t now = uv_hrtime();
@@ -271,6 +272,15 @@ static void pump(adl_client_t *c) {
       adl_request_t *r =
           ADL_QUEUE_DATA(adl__queue_head(&c->done), adl_request_t, state_node);
       adl__queue_remove(&r->state_node);
+      if (r->commit_pending) {
+        r->commit_pending = 0;
+        int st = adl__request_commit_temp(r);
+        if (st != 0) {
+          r->res.status = st;
+          snprintf(r->message, sizeof(r->message), "%s",
+                   "cannot publish the file");
+        }
+      }
       /* The callback may start, cancel or close: all of that only touches
        * the lists, which this loop re-reads. */
       r->opts.on_done(r, &r->res);

@@ -44,6 +44,7 @@ struct adl_request_s {
   unsigned redirects;
   unsigned free_retry_used; /* curl#10646 reuse failure retried once */
   int force_fresh;
+  int commit_pending;    /* complete body in the temp file, rename due */
   uint64_t visited[64];  /* hashes of URLs seen in this redirect chain */
   uint64_t t_submit, t_admit, t_attempt, t_first_byte;
   uint64_t retry_at_ns;
@@ -80,6 +81,7 @@ struct adl_client_s {
   CURL *spare_easy[16];   /* recycled easy handles */
   unsigned nspare;
   uint64_t rng;           /* backoff jitter, per client */
+  uint64_t tmp_seq;       /* names temporary files */
   void *data;
 };
 
@@ -95,6 +97,8 @@ void adl__request_complete(adl_request_t *r, int status, const char *msg);
 void adl__request_free(adl_request_t *r);
 /* Closes and unlinks the temporary file of a file sink, if any. */
 void adl__request_drop_temp(adl_request_t *r);
+/* Renames the complete temporary file to its final name; 0 or ADL_E*. */
+int adl__request_commit_temp(adl_request_t *r);
 
 /* client.c */
 void adl__client_kick(adl_client_t *c);

@@ -223,6 +223,9 @@ int adl__pool_add(adl__pool_t *pool, CURL *easy) {
   if (mc != CURLM_OK)
     return mc == CURLM_OUT_OF_MEMORY ? ADL_ENOMEM : ADL_ECURL;
   pool->running++;
+  /* Let curl start the transfer now (on a kept-alive connection: send the
+   * request) rather than on the 0 ms timer one loop iteration later. */
+  act(pool, CURL_SOCKET_TIMEOUT, 0);
   return 0;
 }
 

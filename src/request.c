@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,20 +161,27 @@ static int open_temp(adl_request_t *r) {
       return ADL_EIO;
     return 0;
   }
-  size_t n = strlen(r->opts.path);
-  char *tmp = malloc(n + 16);
+  size_t n = strlen(r->opts.path) + 40;
+  char *tmp = malloc(n);
   if (tmp == NULL)
     return ADL_ENOMEM;
   /* Same directory as the final name, so the rename is atomic; the suffix
-   * keeps a partial file from ever carrying the final name. */
-  snprintf(tmp, n + 16, "%s.part-XXXXXX", r->opts.path);
-  int fd = mkostemp(tmp, O_CLOEXEC);
+   * keeps a partial file from ever carrying the final name. O_EXCL with a
+   * per-client sequence (not mkstemp) so the mode honours the umask like
+   * any file the user creates, without a chmod. */
+  int fd = -1;
+  for (int tries = 0; fd < 0 && tries < 100; tries++) {
+    snprintf(tmp, n, "%s.part-%ld-%" PRIu64, r->opts.path, (long)getpid(),
+             r->client->tmp_seq++);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST)
+      break;
+  }
   if (fd < 0) {
     int e = errno;
     free(tmp);
     return e == ENOSPC || e == EDQUOT ? ADL_ENOSPC : ADL_EIO;
   }
-  fchmod(fd, 0644);
   r->fd = fd;
   r->tmp_path = tmp;
   return 0;
@@ -192,7 +200,7 @@ void adl__request_drop_temp(adl_request_t *r) {
 }
 
 /* Publishes the temporary file under its final name. */
-static int commit_temp(adl_request_t *r) {
+int adl__request_commit_temp(adl_request_t *r) {
   int st = 0;
   if (close(r->fd) != 0)
     st = errno == ENOSPC || errno == EDQUOT ? ADL_ENOSPC : ADL_EIO;
@@ -510,8 +518,11 @@ void adl__request_on_curl_done(adl_request_t *r, CURLcode rc) {
   if (st == 0 && (code < 200 || code >= 300))
     st = ADL_EHTTP;
   if (st == 0 && r->opts.sink == ADL_SINK_FILE) {
-    st = commit_temp(r);
-    adl__request_complete(r, st, st ? "cannot publish the file" : NULL);
+    /* Published when the outcome is delivered, after the next request has
+     * been sent: the rename then overlaps the network instead of
+     * delaying it. */
+    r->commit_pending = 1;
+    adl__request_complete(r, 0, NULL);
     return;
   }
   long nconn = 0;
