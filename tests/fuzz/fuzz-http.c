@@ -14,6 +14,7 @@
  * leading blank lines dropped, pipelined requests consumed one by one),
  * and every request is routed; the response plan must be well formed.
  * Besides memory errors and UB, a broken rule aborts (CHECK). */
+#include "fuzz.h"
 #include "fixture-int.h"
 
 #include <stddef.h>
@@ -33,17 +34,6 @@
 #define POISON(p, n) ((void)(p), (void)(n))
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
-
-#define CHECK(c)                                                               \
-  do {                                                                         \
-    if (!(c)) {                                                                \
-      fprintf(stderr, "fuzz-http.c:%d: invariant failed: %s\n", __LINE__, #c); \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
-
-__attribute__((visibility("default"))) int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static fixture_t *srv; /* only what fx_route reads: flaky table, pattern */
 

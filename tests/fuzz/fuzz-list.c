@@ -15,6 +15,7 @@
  *   - cli_list_check(need_files = 1) must refuse exactly the lists with a
  *     name that cannot be a file name or two items with the same file name.
  * Any broken rule aborts (CHECK); memory errors are ASan/UBSan reports. */
+#include "fuzz.h"
 #include "list.h"
 
 #include <errno.h>
@@ -27,17 +28,6 @@
 
 #define BASE "https://pokeapi.co/api/v2/pokemon/"
 #define ERR_CAP 1024
-
-#define CHECK(c)                                                               \
-  do {                                                                         \
-    if (!(c)) {                                                                \
-      fprintf(stderr, "fuzz-list.c:%d: invariant failed: %s\n", __LINE__, #c); \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
-
-__attribute__((visibility("default"))) int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int list_fd = -1;
 static char list_path[64];

@@ -8,6 +8,7 @@
  * Each function gets its own exactly-sized heap copy, so that reading one
  * byte past a string's NUL is an ASan report. Besides memory errors, the
  * harness aborts when a documented rule is broken (see the CHECKs). */
+#include "fuzz.h"
 #include "url.h"
 
 #include <errno.h>
@@ -19,17 +20,6 @@
 
 #define DEFAULT_BASE "https://pokeapi.co/api/v2/pokemon/"
 #define WHY_CAP 300 /* what the list reader gives cli_url_check */
-
-#define CHECK(c)                                                              \
-  do {                                                                        \
-    if (!(c)) {                                                               \
-      fprintf(stderr, "fuzz-url.c:%d: invariant failed: %s\n", __LINE__, #c); \
-      abort();                                                                \
-    }                                                                         \
-  } while (0)
-
-__attribute__((visibility("default"))) int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char *dup_n(const void *s, size_t n) {
   char *p = malloc(n + 1);
