@@ -75,6 +75,23 @@ assert 2 <= conns <= 6, conns
 PY
 echo "ok: --http2: 151 documents over HTTP/2, one stream per connection"
 
+# --connections=1000 through the CLI: 3,000 distinct URLs (query strings),
+# all ok, and the pool really went that wide.
+for i in $(seq 1 3000); do
+  echo "http://pokeapi.test:$HTTP_PORT/api/v2/pokemon/mew?i=$i"
+done >"$d/wide.txt"
+"$ASYNCDL" --strategy=parallel --connections=1000 --list="$d/wide.txt" $dns \
+  --json="$d/wide.json" -q >/dev/null 2>"$d/stderr" ||
+  { cat "$d/stderr" >&2; fail "--connections=1000 run failed"; }
+python3 - "$d/wide.json" <<'PY' || fail "--connections=1000: report"
+import json, sys
+items = json.load(open(sys.argv[1]))["runs"][0]["items"]
+assert len(items) == 3000 and all(i["outcome"] == "ok" for i in items)
+conns = sum(i["new_connections"] for i in items)
+assert 500 <= conns <= 1000, conns
+print("ok: --connections=1000: 3000 URLs, %d connections" % conns)
+PY
+
 # TLS without the private CA: refused, reported per URL, exit 1, no files.
 "$ASYNCDL" --strategy=session --base-url="https://pokeapi.test:$HTTPS_PORT/api/v2/pokemon/" \
   $dns --out="$d/untrusted" >/dev/null 2>"$d/stderr"
