@@ -39,6 +39,7 @@ struct adl_request_s {
   int cancel_requested;
   int abort_status;      /* why our write callback stopped the transfer */
   int keep_body;         /* this response's body goes to the sink */
+  int file_started;      /* this attempt's body has a (fresh) temp file */
   int seen_first_byte;
   long retry_after_ms;   /* from the last response, -1 if none */
   unsigned redirects;

@@ -115,6 +115,8 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud) {
   return len;
 }
 
+static int start_file(adl_request_t *r);
+
 static size_t on_write(char *buf, size_t size, size_t n, void *ud) {
   adl_request_t *r = ud;
   size_t len = size * n;
@@ -137,7 +139,11 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud) {
     return 0;
   }
   if (r->opts.sink == ADL_SINK_FILE) {
-    int st = write_all(r->fd, buf, len);
+    /* The temporary file is made at the first body byte, not before the
+     * request: its creation then overlaps the network. */
+    int st = r->file_started ? 0 : start_file(r);
+    if (st == 0)
+      st = write_all(r->fd, buf, len);
     if (st != 0) {
       r->abort_status = st;
       return 0;
@@ -187,6 +193,15 @@ static int open_temp(adl_request_t *r) {
   return 0;
 }
 
+/* The first body byte of an attempt: a fresh temporary file, or the one
+ * of an earlier attempt emptied. */
+static int start_file(adl_request_t *r) {
+  int st = open_temp(r);
+  if (st == 0)
+    r->file_started = 1;
+  return st;
+}
+
 void adl__request_drop_temp(adl_request_t *r) {
   if (r->fd >= 0) {
     close(r->fd);
@@ -201,7 +216,12 @@ void adl__request_drop_temp(adl_request_t *r) {
 
 /* Publishes the temporary file under its final name. */
 int adl__request_commit_temp(adl_request_t *r) {
-  int st = 0;
+  /* A complete but empty body never reached the write callback. */
+  int st = r->file_started ? 0 : start_file(r);
+  if (st != 0) {
+    adl__request_drop_temp(r);
+    return st;
+  }
   if (close(r->fd) != 0)
     st = errno == ENOSPC || errno == EDQUOT ? ADL_ENOSPC : ADL_EIO;
   r->fd = -1;
@@ -280,13 +300,6 @@ static void run_transfer(adl_request_t *r, const char *addrs) {
       return;
     }
   }
-  if (r->opts.sink == ADL_SINK_FILE) {
-    int st = open_temp(r);
-    if (st != 0) {
-      adl__request_complete(r, st, "cannot create the temporary file");
-      return;
-    }
-  }
   if (r->easy == NULL)
     r->easy = adl__client_take_easy(c);
   if (r->easy == NULL) {
@@ -297,6 +310,7 @@ static void run_transfer(adl_request_t *r, const char *addrs) {
   r->errbuf[0] = '\0';
   r->abort_status = 0;
   r->keep_body = 0;
+  r->file_started = 0;
   r->seen_first_byte = 0;
   r->retry_after_ms = -1;
   r->res.bytes = 0;

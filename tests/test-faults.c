@@ -125,6 +125,7 @@ static void base_options(adl_options_t *o) {
 static void test_transport_and_http(void) {
   fault_t faults[] = {
       {"/api/v2/pokemon/pikachu", 0, 200, 1, 0, {0}, ""},
+      {"/fault/big/0", 0, 200, 1, 0, {0}, ""}, /* empty file, still made */
       {"http://127.0.0.1:1/refused", ADL_ECONNREFUSED, -1, 1, 0, {0}, ""},
       {"/fault/reset-before", ADL_ECONNRESET, -1, 3, 0, {0}, ""},
       {"/fault/close", ADL_EPROTO, -1, 3, 0, {0}, ""},
