@@ -30,6 +30,23 @@ fi
 
 step() { printf '\n=== %s ===\n' "$*"; }
 
+# Adds the results of the meson run just finished (its JSON log) to the
+# totals printed at the end.
+passed=0 failed=0 skipped=0
+tally() {
+  local log=$1/meson-logs/testlog${2:+-$2}.json counts
+  counts=$(python3 - "$log" <<'PY'
+import json, sys
+r = [json.loads(l)["result"] for l in open(sys.argv[1]) if l.strip()]
+ok = sum(x in ("OK", "EXPECTEDFAIL") for x in r)
+skip = sum(x == "SKIP" for x in r)
+print(ok, len(r) - ok - skip, skip)
+PY
+)
+  set -- $counts
+  passed=$((passed + $1)) failed=$((failed + $2)) skipped=$((skipped + $3))
+}
+
 step "build (gcc, -Dwerror=true)"
 meson setup build-test --wrap-mode=nodownload -Dwerror=true \
   --buildtype=debugoptimized --reconfigure 2>/dev/null ||
@@ -39,15 +56,18 @@ meson compile -C build-test
 
 step "test: all suites"
 meson test -C build-test --print-errorlogs
+tally build-test
 
 step "test: engine under valgrind"
 meson test -C build-test --setup=valgrind --suite unit --suite loop \
   --print-errorlogs
+tally build-test valgrind
 # The C programs behind the dnsmasq and nginx wrappers, under valgrind too.
 ADL_TEST_WRAPPER="valgrind --leak-check=full --error-exitcode=3 --quiet \
   --errors-for-leak-kinds=definite,indirect" \
   meson test -C build-test --timeout-multiplier=10 --print-errorlogs \
   test-resolver test-load
+tally build-test
 
 step "build (clang, ASan + UBSan)"
 CC=clang meson setup build-asan --wrap-mode=nodownload -Dwerror=true \
@@ -61,8 +81,10 @@ step "test: all suites under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --print-errorlogs --no-suite bench-smoke
+tally build-asan
 
 step "fuzz: libFuzzer harnesses, 20 s each (FUZZ_SECONDS to change)"
 FUZZ_BUILD_DIR=build-fuzz bash tests/fuzz/run.sh
 
 step "all test runs passed"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
