@@ -109,29 +109,6 @@ static void check_item(const cli_item_t *it, const uint8_t *data,
 
 enum { LINE_SKIP, LINE_ITEM, LINE_ERROR };
 
-static size_t utf8_len(const unsigned char *s, size_t n) {
-  uint32_t cp, min;
-  size_t len;
-  if (s[0] < 0x80)
-    return 1;
-  if ((s[0] & 0xE0) == 0xC0)
-    len = 2, cp = s[0] & 0x1Fu, min = 0x80;
-  else if ((s[0] & 0xF0) == 0xE0)
-    len = 3, cp = s[0] & 0x0Fu, min = 0x800;
-  else if ((s[0] & 0xF8) == 0xF0)
-    len = 4, cp = s[0] & 0x07u, min = 0x10000;
-  else
-    return 0;
-  if (n < len)
-    return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (s[i] & 0x3Fu);
-  }
-  return cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : len;
-}
-
 /* Returns LINE_*; for an item, *url and *name (malloc'd). */
 static int model_line(const uint8_t *raw, size_t n, unsigned long line,
                       char **url, char **name) {
@@ -143,7 +120,7 @@ static int model_line(const uint8_t *raw, size_t n, unsigned long line,
   if (line == 1 && n >= 3 && memcmp(raw, "\xEF\xBB\xBF", 3) == 0)
     raw += 3, n -= 3; /* a BOM on line 1 */
   for (size_t i = 0; i < n;) { /* UTF-8, no control character but tab */
-    size_t k = utf8_len(raw + i, n - i);
+    size_t k = ref_utf8_len(raw + i, n - i);
     if (k == 0 || (k == 1 && raw[i] != '\t' && (raw[i] < 0x20 || raw[i] == 0x7F)) ||
         (k == 2 && raw[i] == 0xC2 && raw[i + 1] < 0xA0))
       return LINE_ERROR;
