@@ -1,61 +1,33 @@
-/* libcurl multi-socket glue on libuv. curl announces sockets through
- * CURLMOPT_SOCKETFUNCTION (each gets a heap uv_poll_t that never moves) and
- * its next deadline through CURLMOPT_TIMERFUNCTION (one uv timer). Every
+/* libcurl's multi-socket API on libuv. curl announces sockets through
+ * CURLMOPT_SOCKETFUNCTION (each gets a uvio watch) and its next deadline
+ * through CURLMOPT_TIMERFUNCTION (the uvio timer). Every
  * curl_multi_socket_action is followed by draining curl_multi_info_read.
- * Handles are unreferenced; the client keeps the loop alive while it has
- * work. Layer: engine (L2); must not include c-ares. */
+ * Layer: engine (L2); must not include c-ares. */
 #include "pool.h"
 
 #include "asyncdl.h"
-#include "queue.h"
+#include "uvio.h"
 
 #include <stdlib.h>
 
-typedef struct sock_s {
-  uv_poll_t poll;
-  curl_socket_t fd;
-  int events; /* what curl asked us to watch */
-  adl__pool_t *owner;
-  adl__queue_t node;
-} sock_t;
-
 struct adl__pool_s {
-  uv_loop_t *loop;
+  adl__io_t io; /* one watch per curl socket, the multi's timer */
   CURLM *multi;
   CURLSH *share;
-  uv_timer_t timer;
-  adl__queue_t socks;
   adl__pool_done_cb done;
   void *done_arg;
-  unsigned running;      /* easy handles added */
-  unsigned open_handles; /* timer + polls not yet through close_cb */
-  int closing;
+  unsigned running; /* easy handles added */
   void (*close_cb)(void *arg);
   void *close_arg;
 };
 
-static void maybe_finish_close(adl__pool_t *p) {
-  if (!p->closing || p->open_handles > 0)
-    return;
+static void on_io_closed(void *owner) {
+  adl__pool_t *p = owner;
   void (*cb)(void *) = p->close_cb;
   void *arg = p->close_arg;
   free(p);
   if (cb)
     cb(arg);
-}
-
-static void on_sock_closed(uv_handle_t *h) {
-  sock_t *s = h->data;
-  adl__pool_t *p = s->owner;
-  free(s);
-  p->open_handles--;
-  maybe_finish_close(p);
-}
-
-static void on_timer_closed(uv_handle_t *h) {
-  adl__pool_t *p = h->data;
-  p->open_handles--;
-  maybe_finish_close(p);
 }
 
 /* Reports finished transfers. Runs only after socket_action returned, so the
@@ -81,8 +53,7 @@ static void act(adl__pool_t *p, curl_socket_t fd, int flags) {
   drain(p);
 }
 
-static void on_poll(uv_poll_t *h, int status, int events) {
-  sock_t *s = h->data;
+static void on_io(void *owner, adl__watch_t *w, int status, int events) {
   int flags = 0;
   if (status < 0) {
     /* POLLERR (a reset, a refused connect). With ERR alone curl reports a
@@ -95,61 +66,35 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     if (events & UV_WRITABLE)
       flags |= CURL_CSELECT_OUT;
   }
-  act(s->owner, s->fd, flags);
-  /* libuv stopped the watcher on error; curl, which did not ask for that,
-   * still expects it, unless it let go of the socket meanwhile. */
-  if (status < 0 && !uv_is_closing((uv_handle_t *)&s->poll))
-    uv_poll_start(&s->poll, s->events, on_poll);
+  act(owner, w->fd, flags);
 }
 
-static void on_timer(uv_timer_t *t) {
-  act(t->data, CURL_SOCKET_TIMEOUT, 0);
-}
-
-static void forget_sock(adl__pool_t *p, sock_t *s) {
-  adl__queue_remove(&s->node);
-  uv_poll_stop(&s->poll);
-  /* The memory goes in the close callback; curl may reuse the fd number
-   * before then, which gets a fresh sock_t. */
-  uv_close((uv_handle_t *)&s->poll, on_sock_closed);
-  if (p->multi != NULL)
-    curl_multi_assign(p->multi, s->fd, NULL);
-}
+static void on_io_timer(void *owner) { act(owner, CURL_SOCKET_TIMEOUT, 0); }
 
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
                      void *socketp) {
   (void)easy;
   adl__pool_t *p = userp;
-  sock_t *s = socketp;
+  adl__watch_t *w = socketp;
   if (what == CURL_POLL_REMOVE) {
-    if (s != NULL)
-      forget_sock(p, s);
-    return 0;
-  }
-  if (s == NULL) {
-    s = calloc(1, sizeof(*s));
-    if (s == NULL)
-      return -1;
-    int rc = uv_poll_init_socket(p->loop, &s->poll, fd);
-    if (rc != 0) {
-      free(s);
-      return -1;
+    /* curl may announce the same fd number again before the old watch's
+     * close callback ran: that gets a fresh watch. */
+    if (w != NULL) {
+      adl__io_unwatch(w);
+      curl_multi_assign(p->multi, fd, NULL);
     }
-    s->fd = fd;
-    s->owner = p;
-    s->poll.data = s;
-    uv_unref((uv_handle_t *)&s->poll);
-    adl__queue_insert_tail(&p->socks, &s->node);
-    p->open_handles++;
-    curl_multi_assign(p->multi, fd, s);
+    return 0;
   }
   int events = 0;
   if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
     events |= UV_READABLE;
   if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
     events |= UV_WRITABLE;
-  s->events = events;
-  uv_poll_start(&s->poll, events, on_poll);
+  adl__watch_t *nw = adl__io_watch(&p->io, w, fd, events);
+  if (nw == NULL)
+    return -1;
+  if (nw != w)
+    curl_multi_assign(p->multi, fd, nw);
   return 0;
 }
 
@@ -158,12 +103,10 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
 static int on_timeout(CURLM *multi, long timeout_ms, void *userp) {
   (void)multi;
   adl__pool_t *p = userp;
-  if (p->closing)
-    return 0;
   if (timeout_ms < 0)
-    uv_timer_stop(&p->timer);
+    adl__io_timer_stop(&p->io);
   else
-    uv_timer_start(&p->timer, on_timer, (uint64_t)timeout_ms, 0);
+    adl__io_timer_start(&p->io, (uint64_t)timeout_ms);
   return 0;
 }
 
@@ -172,10 +115,8 @@ int adl__pool_new(uv_loop_t *loop, const adl__policy_t *pol,
   adl__pool_t *p = calloc(1, sizeof(*p));
   if (p == NULL)
     return ADL_ENOMEM;
-  p->loop = loop;
   p->done = done;
   p->done_arg = arg;
-  adl__queue_init(&p->socks);
   p->multi = curl_multi_init();
   if (p->multi == NULL) {
     free(p);
@@ -202,16 +143,13 @@ int adl__pool_new(uv_loop_t *loop, const adl__policy_t *pol,
   /* One transfer per connection, HTTP/2 included: "parallel" must mean K
    * TCP connections, not K streams multiplexed over one. */
   curl_multi_setopt(p->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
-  int rc = uv_timer_init(loop, &p->timer);
+  int rc = adl__io_init(&p->io, loop, p, on_io, on_io_timer);
   if (rc != 0) {
     curl_share_cleanup(p->share);
     curl_multi_cleanup(p->multi);
     free(p);
     return rc;
   }
-  p->timer.data = p;
-  uv_unref((uv_handle_t *)&p->timer);
-  p->open_handles = 1;
   *out = p;
   return 0;
 }
@@ -237,7 +175,6 @@ void adl__pool_remove(adl__pool_t *pool, CURL *easy) {
 unsigned adl__pool_running(const adl__pool_t *pool) { return pool->running; }
 
 void adl__pool_close(adl__pool_t *p, void (*cb)(void *arg), void *arg) {
-  p->closing = 1;
   p->close_cb = cb;
   p->close_arg = arg;
   /* Cleanup may still announce sockets (POLL_IN, then REMOVE) while it shuts
@@ -246,8 +183,5 @@ void adl__pool_close(adl__pool_t *p, void (*cb)(void *arg), void *arg) {
   p->multi = NULL;
   curl_share_cleanup(p->share);
   p->share = NULL;
-  while (!adl__queue_empty(&p->socks))
-    forget_sock(p, ADL_QUEUE_DATA(adl__queue_head(&p->socks), sock_t, node));
-  uv_timer_stop(&p->timer);
-  uv_close((uv_handle_t *)&p->timer, on_timer_closed);
+  adl__io_close(&p->io, on_io_closed);
 }

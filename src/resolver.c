@@ -1,11 +1,10 @@
 /* c-ares on a borrowed libuv loop. The channel's socket-state callback maps
- * each DNS socket to a uv_poll_t; a uv timer follows ares_timeout(). The
- * handles are unreferenced: the client decides whether work keeps the
- * loop alive. Layer: engine (L2); must not include curl. */
+ * each DNS socket to a uvio watch; the uvio timer follows ares_timeout().
+ * Layer: engine (L2); must not include curl. */
 #include "resolver.h"
 
 #include "asyncdl.h"
-#include "queue.h"
+#include "uvio.h"
 
 #include <ares.h>
 #include <arpa/inet.h>
@@ -13,13 +12,6 @@
 #include <string.h>
 
 #define ADDRS_MAX 1024
-
-typedef struct sock_s {
-  uv_poll_t poll;
-  ares_socket_t fd;
-  adl__resolver_t *owner;
-  adl__queue_t node;
-} sock_t;
 
 typedef struct cache_entry_s {
   adl__queue_t node; /* most recently used first */
@@ -41,15 +33,12 @@ struct adl__dnsq_s {
 };
 
 struct adl__resolver_s {
-  uv_loop_t *loop;
+  adl__io_t io; /* one watch per DNS socket, the c-ares timer */
   ares_channel channel;
-  uv_timer_t timer;
-  adl__queue_t socks;
   adl__queue_t cache;
   adl__queue_t pending; /* lookups in flight, for coalescing */
   unsigned cache_len;
   unsigned cache_max;
-  unsigned open_handles; /* timer + polls not yet through close_cb */
   int closing;
   void (*close_cb)(void *arg);
   void *close_arg;
@@ -57,9 +46,8 @@ struct adl__resolver_s {
 
 static void update_timer(adl__resolver_t *r);
 
-static void maybe_finish_close(adl__resolver_t *r) {
-  if (!r->closing || r->open_handles > 0)
-    return;
+static void on_io_closed(void *owner) {
+  adl__resolver_t *r = owner;
   void (*cb)(void *) = r->close_cb;
   void *arg = r->close_arg;
   free(r);
@@ -67,83 +55,38 @@ static void maybe_finish_close(adl__resolver_t *r) {
     cb(arg);
 }
 
-static void on_sock_closed(uv_handle_t *h) {
-  sock_t *s = h->data;
-  adl__resolver_t *r = s->owner;
-  free(s);
-  r->open_handles--;
-  maybe_finish_close(r);
-}
-
-static void on_timer_closed(uv_handle_t *h) {
-  adl__resolver_t *r = h->data;
-  r->open_handles--;
-  maybe_finish_close(r);
-}
-
-static void on_poll(uv_poll_t *h, int status, int events) {
-  sock_t *s = h->data;
-  adl__resolver_t *r = s->owner;
+static void on_io(void *owner, adl__watch_t *w, int status, int events) {
+  adl__resolver_t *r = owner;
   ares_socket_t rfd = ARES_SOCKET_BAD;
   ares_socket_t wfd = ARES_SOCKET_BAD;
   /* A poll error (libuv reports POLLERR as a negative status) is handed to
    * c-ares as both readable and writable so that it notices the failure. */
   if (status < 0 || (events & UV_READABLE))
-    rfd = s->fd;
+    rfd = w->fd;
   if (status < 0 || (events & UV_WRITABLE))
-    wfd = s->fd;
+    wfd = w->fd;
   ares_process_fd(r->channel, rfd, wfd);
   update_timer(r);
 }
 
-static sock_t *find_sock(adl__resolver_t *r, ares_socket_t fd) {
-  adl__queue_t *q;
-  ADL_QUEUE_FOREACH(q, &r->socks) {
-    sock_t *s = ADL_QUEUE_DATA(q, sock_t, node);
-    if (s->fd == fd)
-      return s;
-  }
-  return NULL;
-}
-
-static void forget_sock(sock_t *s) {
-  adl__queue_remove(&s->node);
-  uv_poll_stop(&s->poll);
-  uv_close((uv_handle_t *)&s->poll, on_sock_closed);
-}
-
 /* c-ares tells us which sockets it wants watched; (0, 0) comes right before
- * it closes the socket, so the watcher must go now. */
+ * it closes the socket, so the watch must go now. A watch that cannot be
+ * made leaves the query to time out: reported, never lost. */
 static void on_sock_state(void *data, ares_socket_t fd, int readable,
                           int writable) {
   adl__resolver_t *r = data;
-  sock_t *s = find_sock(r, fd);
+  adl__watch_t *w = adl__io_find(&r->io, fd);
   if (!readable && !writable) {
-    if (s != NULL)
-      forget_sock(s);
+    if (w != NULL)
+      adl__io_unwatch(w);
     return;
   }
-  if (s == NULL) {
-    s = calloc(1, sizeof(*s));
-    if (s == NULL)
-      return; /* the query then times out: reported, never lost */
-    if (uv_poll_init_socket(r->loop, &s->poll, fd) != 0) {
-      free(s);
-      return;
-    }
-    s->fd = fd;
-    s->owner = r;
-    s->poll.data = s;
-    uv_unref((uv_handle_t *)&s->poll);
-    adl__queue_insert_tail(&r->socks, &s->node);
-    r->open_handles++;
-  }
   int events = (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0);
-  uv_poll_start(&s->poll, events, on_poll);
+  adl__io_watch(&r->io, w, fd, events);
 }
 
-static void on_timer(uv_timer_t *t) {
-  adl__resolver_t *r = t->data;
+static void on_io_timer(void *owner) {
+  adl__resolver_t *r = owner;
   ares_process_fd(r->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
   update_timer(r);
 }
@@ -154,14 +97,14 @@ static void update_timer(adl__resolver_t *r) {
   struct timeval tv;
   struct timeval *next = ares_timeout(r->channel, NULL, &tv);
   if (next == NULL) {
-    uv_timer_stop(&r->timer);
+    adl__io_timer_stop(&r->io);
     return;
   }
   uint64_t ms = (uint64_t)next->tv_sec * 1000 + (uint64_t)next->tv_usec / 1000;
   /* Round up so the timer never fires just before c-ares' deadline. */
   if (next->tv_usec % 1000)
     ms++;
-  uv_timer_start(&r->timer, on_timer, ms, 0);
+  adl__io_timer_start(&r->io, ms);
 }
 
 static int map_ares(int st) {
@@ -393,9 +336,7 @@ int adl__resolver_new(uv_loop_t *loop, const adl__resolver_opts_t *o,
   adl__resolver_t *r = calloc(1, sizeof(*r));
   if (r == NULL)
     return ADL_ENOMEM;
-  r->loop = loop;
   r->cache_max = o->cache_max;
-  adl__queue_init(&r->socks);
   adl__queue_init(&r->cache);
   adl__queue_init(&r->pending);
 
@@ -420,15 +361,13 @@ int adl__resolver_new(uv_loop_t *loop, const adl__resolver_opts_t *o,
       return ADL_EINVAL;
     }
   }
-  int rc = uv_timer_init(loop, &r->timer);
+  /* No socket exists before the first query, so the glue can come last. */
+  int rc = adl__io_init(&r->io, loop, r, on_io, on_io_timer);
   if (rc != 0) {
     ares_destroy(r->channel);
     free(r);
     return rc;
   }
-  r->timer.data = r;
-  uv_unref((uv_handle_t *)&r->timer);
-  r->open_handles = 1;
   *out = r;
   return 0;
 }
@@ -439,11 +378,9 @@ void adl__resolver_close(adl__resolver_t *r, void (*cb)(void *arg),
   r->close_cb = cb;
   r->close_arg = arg;
   /* Pending queries get ARES_EDESTRUCTION and free themselves; every socket
-   * gets its (0, 0) state call, which closes its poll handle. */
+   * gets its (0, 0) state call, which unwatches it. */
   ares_destroy(r->channel);
   r->channel = NULL;
-  while (!adl__queue_empty(&r->socks))
-    forget_sock(ADL_QUEUE_DATA(adl__queue_head(&r->socks), sock_t, node));
   while (!adl__queue_empty(&r->cache)) {
     cache_entry_t *e =
         ADL_QUEUE_DATA(adl__queue_head(&r->cache), cache_entry_t, node);
@@ -451,6 +388,5 @@ void adl__resolver_close(adl__resolver_t *r, void (*cb)(void *arg),
     free(e->host);
     free(e);
   }
-  uv_timer_stop(&r->timer);
-  uv_close((uv_handle_t *)&r->timer, on_timer_closed);
+  adl__io_close(&r->io, on_io_closed);
 }
