@@ -16,7 +16,6 @@ struct adl__pool_s {
   CURLSH *share;
   adl__pool_done_cb done;
   void *done_arg;
-  unsigned running; /* easy handles added */
   void (*close_cb)(void *arg);
   void *close_arg;
 };
@@ -42,7 +41,6 @@ static void drain(adl__pool_t *p) {
     CURL *easy = msg->easy_handle;
     CURLcode result = msg->data.result;
     curl_multi_remove_handle(p->multi, easy);
-    p->running--;
     p->done(p->done_arg, easy, result);
   }
 }
@@ -160,7 +158,6 @@ int adl__pool_add(adl__pool_t *pool, CURL *easy) {
   CURLMcode mc = curl_multi_add_handle(pool->multi, easy);
   if (mc != CURLM_OK)
     return mc == CURLM_OUT_OF_MEMORY ? ADL_ENOMEM : ADL_ECURL;
-  pool->running++;
   /* Let curl start the transfer now (on a kept-alive connection: send the
    * request) rather than on the 0 ms timer one loop iteration later. */
   act(pool, CURL_SOCKET_TIMEOUT, 0);
@@ -168,11 +165,8 @@ int adl__pool_add(adl__pool_t *pool, CURL *easy) {
 }
 
 void adl__pool_remove(adl__pool_t *pool, CURL *easy) {
-  if (curl_multi_remove_handle(pool->multi, easy) == CURLM_OK)
-    pool->running--;
+  curl_multi_remove_handle(pool->multi, easy);
 }
-
-unsigned adl__pool_running(const adl__pool_t *pool) { return pool->running; }
 
 void adl__pool_close(adl__pool_t *p, void (*cb)(void *arg), void *arg) {
   p->close_cb = cb;

@@ -32,9 +32,6 @@ int adl__pool_add(adl__pool_t *pool, CURL *easy);
 /* Stops a running transfer without a done report. */
 void adl__pool_remove(adl__pool_t *pool, CURL *easy);
 
-/* Number of easy handles currently added. */
-unsigned adl__pool_running(const adl__pool_t *pool);
-
 /* Cleans up the multi handle (every easy handle must have been removed),
  * closes every uv handle, frees the pool, then calls cb(arg) once. */
 void adl__pool_close(adl__pool_t *pool, void (*cb)(void *arg), void *arg);

@@ -389,25 +389,6 @@ static void test_outcome_lines(void) {
   t = outcome_text("http://h/x", &r);
   ASSERT_STR_EQ(t, ""); /* successes are not failures */
   free(t);
-
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  ASSERT(f != NULL);
-  r = make_result(0, "ok");
-  r.http_status = 200;
-  r.bytes = 12345;
-  r.total_us = 23456;
-  cli_report_item(f, "http://h/a", "out/a.json", &r);
-  r = make_result(ADL_ETIMEDOUT, "t");
-  r.total_us = 30000000;
-  cli_report_item(f, "http://h/b", NULL, &r);
-  ASSERT_EQ(fclose(f), 0);
-  ASSERT_STR_EQ(text, "ok           200      12345 B     23.456 ms  "
-                      "http://h/a -> out/a.json\n"
-                      "ETIMEDOUT      -          0 B  30000.000 ms  "
-                      "http://h/b\n");
-  free(text);
 }
 
 /* ---- JSON -------------------------------------------------------------- */

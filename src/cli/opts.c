@@ -493,7 +493,7 @@ void cli_usage(FILE *f) {
       "  --out=DIR            save each document as DIR/NAME.json\n"
       "                         (default: bodies are counted, not kept)\n"
       "  --json=FILE          also write a JSON report to FILE; '-' = stdout\n"
-      "  -q, --quiet          no per-URL lines (failures are still shown)\n"
+      "  -q, --quiet          no progress lines (failures are still shown)\n"
       "\n"
       "Network:\n"
       "  --timeout=S          limit per request in seconds, decimals allowed,\n"

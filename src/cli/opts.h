@@ -46,7 +46,7 @@ typedef struct cli_opts_s {
   unsigned retries;            /* --retries=N, 0..100 */
   uint64_t max_size;           /* --max-size=BYTES[K|M|G], 0 = unlimited */
   unsigned max_redirects;      /* --max-redirects=N, 0..100 */
-  int quiet;                   /* -q, --quiet: no per-URL lines */
+  int quiet;                   /* -q, --quiet: no progress lines */
   int help, version;           /* -h/--help, -V/--version */
 } cli_opts_t;
 

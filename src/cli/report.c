@@ -181,26 +181,6 @@ void cli_report_outcome(FILE *f, const char *url, const adl_result_t *res) {
   fputs(")\n", f);
 }
 
-void cli_report_item(FILE *f, const char *url, const char *file,
-                     const adl_result_t *res) {
-  char uq[1024], fq[512], ms[32], code[24];
-  if (url == NULL)
-    url = res->url != NULL ? res->url : "";
-  cli_quote(uq, sizeof(uq), url, strlen(url));
-  if (res->http_status > 0)
-    snprintf(code, sizeof(code), "%ld", res->http_status);
-  else
-    snprintf(code, sizeof(code), "-");
-  fprintf(f, "%-12s %3s %10" PRIu64 " B %10s ms  %s", outcome_name(res->status),
-          code, res->bytes, fmt_scaled(ms, sizeof(ms), res->total_us, 3, 3),
-          uq);
-  if (file != NULL) {
-    cli_quote(fq, sizeof(fq), file, strlen(file));
-    fprintf(f, " -> %s", fq);
-  }
-  fputc('\n', f);
-}
-
 /* ---- JSON -------------------------------------------------------------- */
 
 struct cli_json_s {

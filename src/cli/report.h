@@ -35,11 +35,6 @@ uint64_t cli_median_u64(uint64_t *v, size_t n);
  * for a successful one. The URL and detail are sanitised for a terminal. */
 void cli_report_outcome(FILE *f, const char *url, const adl_result_t *res);
 
-/** One progress line for any result: "ok 200 12345 B 23.456 ms <url>" or
- * "ETIMEDOUT - 0 B 30000.000 ms <url>" (file appended as "-> FILE"). */
-void cli_report_item(FILE *f, const char *url, const char *file,
-                     const adl_result_t *res);
-
 /* ---- JSON report, written as a stream ---------------------------------
 
    {"tool": "asyncdl", "version": "0.1.0",
