@@ -1,7 +1,9 @@
 /* A batch pulls items from the caller one at a time and keeps only the
  * client's in-flight window (plus one queued) outstanding, so a list of a
  * million URLs costs the same memory as a list of ten. It aggregates the
- * per-request outcomes into an adl_summary_t with a fixed-size histogram. */
+ * per-request outcomes into an adl_summary_t with a fixed-size histogram.
+ * Its first pull and its end run on the client's pump (deferred work),
+ * never inside adl_batch_start or adl_batch_cancel. */
 #include "client.h"
 #include "histogram.h"
 
@@ -12,11 +14,12 @@ typedef struct slot_s {
   adl__queue_t node;
   adl_batch_t *batch;
   void *item;
-  adl_request_t *req;
+  adl_request_id_t id;
 } slot_t;
 
 struct adl_batch_s {
-  adl__queue_t done_node; /* client->batches_done once finished */
+  adl__deferred_t first_pull; /* the first refill, on the pump */
+  adl__deferred_t end;        /* the done callback, on the pump */
   adl_client_t *client;
   adl_batch_opts_t o;
   adl__queue_t slots;
@@ -27,6 +30,7 @@ struct adl_batch_s {
   int finishing;
   int refilling;
   uint64_t t_start, t_end;
+  uint64_t disk_max_us;
   adl_summary_t sum;
   adl__hist_t hist;
 };
@@ -42,15 +46,16 @@ static void finish(adl_batch_t *b) {
   s->p50_us = adl__hist_quantile(&b->hist, 0.50);
   s->p95_us = adl__hist_quantile(&b->hist, 0.95);
   s->max_us = b->hist.max;
+  s->disk_max_us = b->disk_max_us;
   if (s->wall_us > 0) {
     s->requests_per_s = (double)s->requests * 1e6 / (double)s->wall_us;
     s->bytes_per_s = (double)s->bytes * 1e6 / (double)s->wall_us;
   }
-  adl__client_defer_batch(b->client, &b->done_node);
+  adl__exec_defer(b->client, &b->end);
 }
 
-void adl__batch_deliver(adl__queue_t *node) {
-  adl_batch_t *b = ADL_QUEUE_DATA(node, adl_batch_t, done_node);
+static void deliver_end(adl__deferred_t *d) {
+  adl_batch_t *b = ADL_QUEUE_DATA(d, adl_batch_t, end);
   b->o.done(b, &b->sum);
   free(b);
 }
@@ -66,6 +71,8 @@ static void account(adl_batch_t *b, const adl_result_t *res) {
   s->connections += res->new_connections;
   s->dns_us_total += res->dns_us;
   adl__hist_add(&b->hist, res->total_us);
+  if (res->disk_max_us > b->disk_max_us)
+    b->disk_max_us = res->disk_max_us;
   b->t_end = uv_hrtime();
 }
 
@@ -116,7 +123,7 @@ static void refill(adl_batch_t *b) {
     ro.path = path;
     ro.on_done = on_item_done;
     ro.data = slot;
-    int st = slot ? adl_request_start(b->client, url, &ro, &slot->req)
+    int st = slot ? adl_request_start(b->client, url, &ro, &slot->id)
                   : ADL_ENOMEM;
     if (st != 0) {
       free(slot);
@@ -135,9 +142,15 @@ static void refill(adl_batch_t *b) {
     finish(b);
 }
 
-int adl_batch_start(adl_client_t *c, const adl_batch_opts_t *o,
+static void first_pull(adl__deferred_t *d) {
+  refill(ADL_QUEUE_DATA(d, adl_batch_t, first_pull));
+}
+
+int adl_batch_start(adl_client_t *c, const adl_batch_opts_t *opts,
                     adl_batch_t **out) {
-  if (c == NULL || o == NULL || o->next == NULL || o->done == NULL)
+  adl_batch_opts_t o;
+  if (c == NULL || opts == NULL || adl__read_batch_opts(&o, opts) != 0 ||
+      o.next == NULL || o.done == NULL)
     return ADL_EINVAL;
   if (c->closing)
     return ADL_ECLOSING;
@@ -145,9 +158,10 @@ int adl_batch_start(adl_client_t *c, const adl_batch_opts_t *o,
   if (b == NULL)
     return ADL_ENOMEM;
   b->client = c;
-  b->o = *o;
+  b->o = o;
+  b->first_pull.run = first_pull;
+  b->end.run = deliver_end;
   adl__queue_init(&b->slots);
-  adl__queue_init(&b->done_node);
   adl__hist_init(&b->hist);
   b->window = (size_t)c->policy.max_inflight + 1;
   b->sum.strategy = c->opts.strategy;
@@ -155,7 +169,7 @@ int adl_batch_start(adl_client_t *c, const adl_batch_opts_t *o,
   b->t_start = uv_hrtime();
   if (out != NULL)
     *out = b;
-  refill(b);
+  adl__exec_defer(c, &b->first_pull);
   return 0;
 }
 
@@ -165,7 +179,7 @@ void adl_batch_cancel(adl_batch_t *b) {
   b->cancelled = 1;
   adl__queue_t *q;
   ADL_QUEUE_FOREACH(q, &b->slots) {
-    adl_request_cancel(ADL_QUEUE_DATA(q, slot_t, node)->req);
+    adl_request_cancel(b->client, ADL_QUEUE_DATA(q, slot_t, node)->id);
   }
   if (b->outstanding == 0)
     finish(b);

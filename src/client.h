@@ -1,116 +1,175 @@
-/* Internal definitions shared by client.c (public façade, admission window,
- * deferred completions, close) and request.c (one request's attempts:
- * resolve, transfer, retry, redirect, file sink). Not installed. */
+/* Internal definitions of the client. Three files share them, each with one
+ * job and one-way dependencies:
+ *   client.c    the public façade: options, ids, start, cancel, close;
+ *   executor.c  the only writer of request state, queues and counters: it
+ *               feeds events to the pure transition function
+ *               (request_fsm.c), performs the actions it returns, and runs
+ *               the bounded per-iteration pump;
+ *   request.c   one attempt's I/O: the easy handle, the body sink, and
+ *               reading curl's outcome into an event. It never changes a
+ *               request's state or calls back into the executor.
+ * Not installed. */
 #ifndef ADL_CLIENT_H
 #define ADL_CLIENT_H
 
 #include "asyncdl.h"
+#include "origin.h"
 #include "pool.h"
 #include "queue.h"
+#include "request_fsm.h"
 #include "resolver.h"
 #include "strategy.h"
 
-typedef enum {
-  RQ_QUEUED,    /* waiting for a slot in the in-flight window */
-  RQ_IDLE,      /* admitted; between two steps, on no list */
-  RQ_RESTART,   /* admitted; next attempt starts on the next pump */
-  RQ_RESOLVING, /* admitted; c-ares lookup outstanding */
-  RQ_RUNNING,   /* admitted; easy handle added to the pool */
-  RQ_BACKOFF,   /* admitted; waiting for the retry timer */
-  RQ_DONE,      /* outcome ready; done callback pending */
-} adl__rq_state_t;
+/* Scheme, host and port of a URL: an origin's key. */
+typedef struct adl__url_parts_s {
+  int https;
+  long port;
+  int numeric_host;
+  char host[256]; /* lower case, IPv6 without brackets */
+} adl__url_parts_t;
 
 struct adl_request_s {
-  adl__queue_t all_node;   /* client->all */
-  adl__queue_t state_node; /* the list matching state, if any */
+  adl__queue_t node;     /* origin queue, start, backoff, cancel or done
+                            list: at most one, as the state says */
+  adl__queue_t all_node; /* client->all */
+  adl__rq_fsm_t fsm;     /* written by executor.c only */
+  unsigned epoch;        /* events applied: a change means re-entry */
   adl_client_t *client;
-  adl__rq_state_t state;
+  adl__origin_t *origin;      /* a reference; its slot when holding one */
+  adl__origin_t *next_origin; /* redirect target's, until requeued there */
+  adl_request_id_t id;
   adl_request_opts_t opts; /* path points to our own copy */
   char *url;               /* as submitted */
   char *cur_url;           /* after redirects */
-  char *host;              /* lower case, no brackets */
-  long port;
   int numeric_host;
   adl__dnsq_t *dnsq;
-  CURL *easy;
+  CURL *easy;                 /* only while RUNNING */
   struct curl_slist *resolve; /* curl keeps the pointer, not a copy */
   int fd;                     /* temp file of a file sink, -1 if none */
   char *tmp_path;
-  int cancel_requested;
+  int cancel_pending;    /* on the cancel list: the write callback aborts */
   int abort_status;      /* why our write callback stopped the transfer */
   int keep_body;         /* this response's body goes to the sink */
   int file_started;      /* this attempt's body has a (fresh) temp file */
   int seen_first_byte;
   long retry_after_ms;   /* from the last response, -1 if none */
   unsigned redirects;
-  unsigned free_retry_used; /* curl#10646 reuse failure retried once */
-  int force_fresh;
   int commit_pending;    /* complete body in the temp file, rename due */
   uint64_t visited[64];  /* hashes of URLs seen in this redirect chain */
-  uint64_t t_submit, t_admit, t_attempt, t_first_byte;
+  uint64_t t_submit, t_admit, t_attempt, t_first_byte, t_backoff;
   uint64_t retry_at_ns;
   char errbuf[256];      /* CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE) */
   char message[320];
   adl_result_t res;
 };
 
+/* Work a module hands to the pump: run(self) is called once, on a later
+ * loop iteration, outside any API call or library callback. */
+typedef struct adl__deferred_s {
+  adl__queue_t node;
+  void (*run)(struct adl__deferred_s *self);
+} adl__deferred_t;
+
+/* Request ids: slot index + generation, so a stale id never matches. */
+typedef struct adl__idslot_s {
+  adl_request_t *req; /* NULL when free */
+  uint32_t gen;
+  uint32_t next_free;
+} adl__idslot_t;
+
+typedef struct adl__idtab_s {
+  adl__idslot_t *slots;
+  uint32_t n, cap, free_head;
+} adl__idtab_t;
+
 struct adl_client_s {
   uv_loop_t *loop;
   adl_options_t opts;     /* strings point to the copies below */
   char *dns_servers, *user_agent, *cacert;
+  int clear_capath;       /* the CA file alone, so curl caches the store */
   adl__policy_t policy;
+  adl__rq_limits_t limits;
+  adl__sched_t sched;     /* origins, their queues, slots */
   adl__resolver_t *resolver;
   adl__pool_t *pool;
   uv_idle_t pump_idle;    /* runs deferred work before the next poll */
   uv_check_t keepalive;   /* active (and referenced) while work exists */
   uv_timer_t retry_timer;
   adl__queue_t all;
-  adl__queue_t waiting;   /* RQ_QUEUED, FIFO */
-  adl__queue_t restart;   /* RQ_RESTART */
-  adl__queue_t backoff;   /* RQ_BACKOFF, by retry_at_ns */
-  adl__queue_t cancels;   /* RUNNING requests cancelled inside curl */
-  adl__queue_t done;      /* RQ_DONE, callbacks pending */
-  adl__queue_t batches_done; /* finished batches, callbacks pending */
-  size_t nreq;            /* submitted, done callback not yet returned */
-  unsigned inflight;      /* admitted and not done */
-  int in_curl_callback;   /* inside a user callback called by curl */
+  adl__queue_t starts;    /* READY, FIFO */
+  adl__queue_t backoff;   /* BACKOFF, by retry_at_ns */
+  adl__queue_t cancels;   /* RUNNING requests to cancel on the pump */
+  adl__queue_t done;      /* DONE, callbacks pending */
+  adl__queue_t deferred;  /* adl__deferred_t: batch refills and ends */
+  adl__idtab_t ids;
+  size_t nreq;            /* submitted, done callback not yet returned,
+                             plus deferred work pending */
+  void (*on_drained)(adl_client_t *c); /* closing and nothing left */
+  int kick_curl;          /* transfers added since curl last ran */
   int pumping;
   int closing;
   int torn_down;
   unsigned closes_pending;
   adl_close_cb close_cb;
-  CURL *spare_easy[16];   /* recycled easy handles */
+  CURL *spare_easy[16];   /* recycled easy handles, still configured */
   unsigned nspare;
   uint64_t rng;           /* backoff jitter, per client */
   uint64_t tmp_seq;       /* names temporary files */
   void *data;
 };
 
-/* request.c */
+/* client.c: a caller's sized struct into the library's own; 0 or
+ * ADL_EINVAL (not initialised, or sets fields this library lacks). */
+int adl__read_request_opts(adl_request_opts_t *out,
+                           const adl_request_opts_t *o);
+int adl__read_batch_opts(adl_batch_opts_t *out, const adl_batch_opts_t *o);
+
+/* executor.c: ids */
+/* Gives r an id; 0 or ADL_ENOMEM. */
+int adl__idtab_add(adl__idtab_t *t, adl_request_t *r);
+adl_request_t *adl__idtab_find(const adl__idtab_t *t, adl_request_id_t id);
+void adl__idtab_remove(adl__idtab_t *t, adl_request_id_t id);
+void adl__idtab_free(adl__idtab_t *t);
+
+/* request.c: one attempt's I/O */
 uint64_t adl__hash_str(const char *s);
-int adl__request_parse_url(adl_request_t *r, const char *url);
-void adl__request_start_attempt(adl_request_t *r);
-void adl__request_on_curl_done(adl_request_t *r, CURLcode rc);
-/* Stops whatever r is doing (lookup, transfer, backoff) without reporting. */
-void adl__request_abort(adl_request_t *r);
-/* Sets the outcome, removes any temporary file, queues the done callback. */
-void adl__request_complete(adl_request_t *r, int status, const char *msg);
-void adl__request_free(adl_request_t *r);
+/* Scheme, host and port of url; 0, ADL_EURL, ADL_ESCHEME or ADL_ENOMEM. */
+int adl__url_parse(const char *url, adl__url_parts_t *out);
+/* Sets easy up once: the options every attempt of this client shares. */
+void adl__easy_template(adl_client_t *c, CURL *easy);
+/* Points easy at r's current URL (addrs, when not NULL, as its
+ * CURLOPT_RESOLVE entry). 0 or ADL_ENOMEM. */
+int adl__attempt_prepare(adl_request_t *r, CURL *easy, const char *addrs,
+                         int fresh);
+/* Reads the finished transfer into an XFER_DONE event (checking any
+ * redirect target, whose parts go to *target). */
+void adl__attempt_collect(adl_request_t *r, CURLcode rc,
+                          adl__url_parts_t *target, adl__rq_event_t *ev);
 /* Closes and unlinks the temporary file of a file sink, if any. */
 void adl__request_drop_temp(adl_request_t *r);
+/* Frees r's memory (its id and origin are the executor's to release). */
+void adl__request_free(adl_request_t *r);
 /* Renames the complete temporary file to its final name; 0 or ADL_E*. */
 int adl__request_commit_temp(adl_request_t *r);
 
-/* client.c */
-void adl__client_kick(adl_client_t *c);
-void adl__client_schedule_retry(adl_client_t *c, adl_request_t *r,
-                                uint64_t delay_ms);
-CURL *adl__client_take_easy(adl_client_t *c);
-void adl__client_give_easy(adl_client_t *c, CURL *easy);
-uint64_t adl__client_random(adl_client_t *c);
-void adl__client_defer_batch(adl_client_t *c, adl__queue_t *node);
-
-/* batch.c: runs a finished batch's done callback and frees it. */
-void adl__batch_deliver(adl__queue_t *node);
+/* executor.c: the only writer of request state, queues and counters */
+/* A new request (state QUEUED, origin referenced) enters its origin's
+ * queue; a URL that cannot be fetched (status != 0) completes at once. */
+void adl__exec_submit(adl_request_t *r, int status, const char *msg);
+/* Cancels r: 0, or ADL_ENOENT when it already has its outcome. At once, or
+ * on the next pump pass when curl has its transfer (curl refuses to remove
+ * a handle from inside its own callbacks, where this may be called). */
+int adl__exec_cancel(adl_request_t *r);
+/* pool.c's done callback (arg is the client). */
+void adl__exec_on_curl_done(void *arg, CURL *easy, CURLcode rc);
+/* Queues work for the pump; it counts as pending work until it ran. */
+void adl__exec_defer(adl_client_t *c, adl__deferred_t *d);
+/* Asks the pump to run on the next loop iteration. */
+void adl__exec_kick(adl_client_t *c);
+/* Keeps the loop alive (a referenced check handle) while work exists. */
+void adl__exec_update_keepalive(adl_client_t *c);
+void adl__exec_start_handles(adl_client_t *c);
+/* Frees the spare easy handles (teardown). */
+void adl__exec_drop_easies(adl_client_t *c);
 
 #endif

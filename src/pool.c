@@ -137,6 +137,8 @@ int adl__pool_new(uv_loop_t *loop, const adl__policy_t *pol,
   curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p);
   curl_multi_setopt(p->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                     (long)pol->max_host_conns);
+  curl_multi_setopt(p->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                    (long)pol->max_total_conns);
   curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)pol->max_conns);
   /* One transfer per connection, HTTP/2 included: "parallel" must mean K
    * TCP connections, not K streams multiplexed over one. */
@@ -158,11 +160,10 @@ int adl__pool_add(adl__pool_t *pool, CURL *easy) {
   CURLMcode mc = curl_multi_add_handle(pool->multi, easy);
   if (mc != CURLM_OK)
     return mc == CURLM_OUT_OF_MEMORY ? ADL_ENOMEM : ADL_ECURL;
-  /* Let curl start the transfer now (on a kept-alive connection: send the
-   * request) rather than on the 0 ms timer one loop iteration later. */
-  act(pool, CURL_SOCKET_TIMEOUT, 0);
   return 0;
 }
+
+void adl__pool_kick(adl__pool_t *pool) { act(pool, CURL_SOCKET_TIMEOUT, 0); }
 
 void adl__pool_remove(adl__pool_t *pool, CURL *easy) {
   curl_multi_remove_handle(pool->multi, easy);

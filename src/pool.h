@@ -25,9 +25,15 @@ int adl__pool_new(uv_loop_t *loop, const adl__policy_t *p,
  * when the policy wants none. Owned by the pool. */
 CURLSH *adl__pool_share(adl__pool_t *pool);
 
-/* Starts running easy; 0 or negative ADL_E*. Never call from inside a curl
- * callback (libcurl 7.82+ refuses recursive API calls). */
+/* Hands easy to curl; 0 or negative ADL_E*. It starts on the next
+ * adl__pool_kick (or curl's 0 ms timer), so nothing completes inside this
+ * call. Never call from inside a curl callback (libcurl 7.82+ refuses
+ * recursive API calls). */
 int adl__pool_add(adl__pool_t *pool, CURL *easy);
+
+/* Lets curl run every transfer that is due now (one socket_action), e.g.
+ * the ones just added; finished transfers are reported before it returns. */
+void adl__pool_kick(adl__pool_t *pool);
 
 /* Stops a running transfer without a done report. */
 void adl__pool_remove(adl__pool_t *pool, CURL *easy);

@@ -1,8 +1,9 @@
-/* One request's life after admission: each attempt resolves the host with
- * c-ares (or the cache), hands the addresses to curl as CURLOPT_RESOLVE,
- * runs the transfer on the pool, then decides between done, retry and
- * redirect. A file sink writes to a temporary name that is renamed into
- * place only after a complete, successful transfer. */
+/* One attempt's I/O: the URL's origin, the easy handle (set up once per
+ * handle, then only what changes per attempt), the header and body
+ * callbacks with the file sink, and reading curl's outcome into an event
+ * for the executor. A file sink writes to a temporary name that is renamed
+ * into place only after a complete, successful transfer. Nothing here
+ * changes a request's state: that is the executor's job. */
 #include "client.h"
 
 #include <arpa/inet.h>
@@ -22,8 +23,59 @@ uint64_t adl__hash_str(const char *s) {
   return h;
 }
 
-/* Splits url into host and port, accepting only http and https. */
-int adl__request_parse_url(adl_request_t *r, const char *url) {
+static int set_host(adl__url_parts_t *out, const char *h, size_t n) {
+  if (n == 0 || n >= sizeof(out->host))
+    return ADL_EURL;
+  for (size_t i = 0; i < n; i++)
+    out->host[i] = (char)tolower((unsigned char)h[i]);
+  out->host[n] = '\0';
+  unsigned char a[16];
+  out->numeric_host = inet_pton(AF_INET, out->host, a) == 1 ||
+                      inet_pton(AF_INET6, out->host, a) == 1;
+  return 0;
+}
+
+/* The common case without libcurl's URL parser (which curl runs again
+ * anyway): http(s)://name[:port] followed by a path. Anything unusual
+ * (userinfo, IPv6, escapes, odd bytes) returns 1: ask libcurl. */
+static int parse_fast(const char *url, adl__url_parts_t *out) {
+  const char *p;
+  if (strncasecmp(url, "http://", 7) == 0) {
+    out->https = 0;
+    p = url + 7;
+  } else if (strncasecmp(url, "https://", 8) == 0) {
+    out->https = 1;
+    p = url + 8;
+  } else {
+    return 1;
+  }
+  for (const char *q = url; *q; q++)
+    if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+      return 1;
+  size_t n = 0;
+  while (isalnum((unsigned char)p[n]) || p[n] == '.' || p[n] == '-')
+    n++;
+  long port = out->https ? 443 : 80;
+  const char *rest = p + n;
+  if (*rest == ':') {
+    char *end;
+    if (!isdigit((unsigned char)rest[1]))
+      return 1;
+    port = strtol(rest + 1, &end, 10);
+    if (port <= 0 || port > 65535)
+      return 1;
+    rest = end;
+  }
+  if (*rest != '/' && *rest != '?' && *rest != '#' && *rest != '\0')
+    return 1;
+  out->port = port;
+  return set_host(out, p, n) == 0 ? 0 : 1;
+}
+
+/* Splits url into scheme, host and port, accepting only http and https. */
+int adl__url_parse(const char *url, adl__url_parts_t *out) {
+  if (parse_fast(url, out) == 0)
+    return 0;
   CURLU *u = curl_url();
   if (u == NULL)
     return ADL_ENOMEM;
@@ -45,26 +97,15 @@ int adl__request_parse_url(adl_request_t *r, const char *url) {
     rc = ADL_EURL;
     goto out;
   }
+  out->https = strcmp(scheme, "https") == 0;
+  out->port = strtol(port, NULL, 10);
   size_t n = strlen(host);
   const char *h = host;
   if (n >= 2 && host[0] == '[') { /* IPv6 literal */
     h = host + 1;
     n -= 2;
   }
-  char *copy = malloc(n + 1);
-  if (copy == NULL) {
-    rc = ADL_ENOMEM;
-    goto out;
-  }
-  for (size_t i = 0; i < n; i++)
-    copy[i] = (char)tolower((unsigned char)h[i]);
-  copy[n] = '\0';
-  unsigned char a[16];
-  free(r->host);
-  r->host = copy;
-  r->port = strtol(port, NULL, 10);
-  r->numeric_host = inet_pton(AF_INET, copy, a) == 1 ||
-                    inet_pton(AF_INET6, copy, a) == 1;
+  rc = set_host(out, h, n);
 out:
   curl_free(scheme);
   curl_free(host);
@@ -117,10 +158,17 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud) {
 
 static int start_file(adl_request_t *r);
 
+/* Microseconds since t0, kept as the request's slowest disk call. */
+static void disk_time(adl_request_t *r, uint64_t t0) {
+  uint64_t us = (uv_hrtime() - t0) / 1000;
+  if (us > r->res.disk_max_us)
+    r->res.disk_max_us = us;
+}
+
 static size_t on_write(char *buf, size_t size, size_t n, void *ud) {
   adl_request_t *r = ud;
   size_t len = size * n;
-  if (r->cancel_requested) {
+  if (r->cancel_pending) {
     r->abort_status = ADL_ECANCELED;
     return 0;
   }
@@ -141,19 +189,20 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud) {
   if (r->opts.sink == ADL_SINK_FILE) {
     /* The temporary file is made at the first body byte, not before the
      * request: its creation then overlaps the network. */
+    uint64_t t0 = uv_hrtime();
     int st = r->file_started ? 0 : start_file(r);
     if (st == 0)
       st = write_all(r->fd, buf, len);
+    disk_time(r, t0);
     if (st != 0) {
       r->abort_status = st;
       return 0;
     }
   } else if (r->opts.sink == ADL_SINK_CALLBACK && r->opts.on_data) {
-    adl_client_t *c = r->client;
-    c->in_curl_callback = 1;
+    /* The callback may cancel this or any request, or close the client:
+     * the executor defers whatever curl would have to do now. */
     int stop = r->opts.on_data(r, buf, len);
-    c->in_curl_callback = 0;
-    if (stop || r->cancel_requested) {
+    if (stop || r->cancel_pending) {
       r->abort_status = ADL_ECANCELED;
       return 0;
     }
@@ -216,6 +265,7 @@ void adl__request_drop_temp(adl_request_t *r) {
 
 /* Publishes the temporary file under its final name. */
 int adl__request_commit_temp(adl_request_t *r) {
+  uint64_t t0 = uv_hrtime();
   /* A complete but empty body never reached the write callback. */
   int st = r->file_started ? 0 : start_file(r);
   if (st != 0) {
@@ -231,21 +281,34 @@ int adl__request_commit_temp(adl_request_t *r) {
     unlink(r->tmp_path);
   free(r->tmp_path);
   r->tmp_path = NULL;
+  disk_time(r, t0);
   return st;
 }
 
-static void setup_easy(adl_request_t *r) {
-  adl_client_t *c = r->client;
+/* Counts the sockets curl opens and closes per origin: an origin with
+ * more sockets than running transfers has an idle connection, and its
+ * requests need not wait for DNS. curl keeps the closesocket pointer of
+ * the easy handle that made the connection, so it is the origin (which
+ * lives while it has open sockets), never the request. */
+static int on_sockopt(void *clientp, curl_socket_t fd, curlsocktype purpose) {
+  (void)fd;
+  if (purpose == CURLSOCKTYPE_IPCXN)
+    adl__sched_socket_opened(clientp);
+  return CURL_SOCKOPT_OK;
+}
+
+static int on_closesocket(void *clientp, curl_socket_t fd) {
+  adl__sched_socket_closed(clientp);
+  return close(fd);
+}
+
+void adl__easy_template(adl_client_t *c, CURL *e) {
   const adl_options_t *o = &c->opts;
-  CURL *e = r->easy;
-  curl_easy_setopt(e, CURLOPT_URL, r->cur_url);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, r);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+  curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_closesocket);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);
@@ -259,6 +322,11 @@ static void setup_easy(adl_request_t *r) {
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_size);
   if (o->cacert != NULL)
     curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert);
+  /* libcurl caches the parsed CA store (per multi, 24 h) only when it
+   * comes from a CA file alone; Debian's default CA path would make every
+   * new TLS connection parse the whole bundle again on the loop. */
+  if (c->clear_capath)
+    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
   if (o->insecure) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -268,45 +336,42 @@ static void setup_easy(adl_request_t *r) {
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                    o->http2 ? (long)CURL_HTTP_VERSION_2TLS
                             : (long)CURL_HTTP_VERSION_1_1);
-  if (c->policy.fresh_connect || r->force_fresh) {
-    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-  }
   if (c->policy.share_tls_sessions)
     curl_easy_setopt(e, CURLOPT_SHARE, adl__pool_share(c->pool));
-  else
+  else /* serial models a fresh client per request: full handshakes */
     curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
-  curl_easy_setopt(e, CURLOPT_RESOLVE, r->resolve);
 }
 
-static void run_transfer(adl_request_t *r, const char *addrs) {
+int adl__attempt_prepare(adl_request_t *r, CURL *e, const char *addrs,
+                         int fresh) {
   adl_client_t *c = r->client;
   curl_slist_free_all(r->resolve);
   r->resolve = NULL;
   if (addrs != NULL) {
     /* One entry with every address: a second entry for the same host:port
-     * would replace the first. */
-    size_t n = strlen(r->host) + strlen(addrs) + 32;
-    char *entry = malloc(n);
-    if (entry == NULL) {
-      adl__request_complete(r, ADL_ENOMEM, NULL);
-      return;
-    }
-    snprintf(entry, n, "%s:%ld:%s", r->host, r->port, addrs);
+     * would replace the first. curl keeps it in the multi's DNS cache, so
+     * it is handed over only when the answer changed. */
+    char entry[1400];
+    int n = snprintf(entry, sizeof(entry), "%s:%ld:%s", r->origin->host,
+                     r->origin->port, addrs);
+    if (n < 0 || (size_t)n >= sizeof(entry))
+      return ADL_EDNS;
     r->resolve = curl_slist_append(NULL, entry);
-    free(entry);
-    if (r->resolve == NULL) {
-      adl__request_complete(r, ADL_ENOMEM, NULL);
-      return;
-    }
+    if (r->resolve == NULL)
+      return ADL_ENOMEM;
   }
-  if (r->easy == NULL)
-    r->easy = adl__client_take_easy(c);
-  if (r->easy == NULL) {
-    adl__request_complete(r, ADL_ENOMEM, NULL);
-    return;
-  }
-  setup_easy(r);
+  r->easy = e;
+  curl_easy_setopt(e, CURLOPT_URL, r->cur_url);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(e, CURLOPT_SOCKOPTDATA, r->origin);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, r->origin);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+  curl_easy_setopt(e, CURLOPT_RESOLVE, r->resolve);
+  long f = c->policy.fresh_connect || fresh;
+  curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, f);
+  curl_easy_setopt(e, CURLOPT_FORBID_REUSE, f);
   r->errbuf[0] = '\0';
   r->abort_status = 0;
   r->keep_body = 0;
@@ -315,53 +380,7 @@ static void run_transfer(adl_request_t *r, const char *addrs) {
   r->retry_after_ms = -1;
   r->res.bytes = 0;
   r->t_attempt = uv_hrtime();
-  int st = adl__pool_add(c->pool, r->easy);
-  if (st != 0) {
-    adl__request_complete(r, st, "cannot start the transfer");
-    return;
-  }
-  r->state = RQ_RUNNING;
-}
-
-static void on_resolved(void *arg, const adl__dns_answer_t *ans) {
-  adl_request_t *r = arg;
-  r->dnsq = NULL;
-  r->state = RQ_IDLE;
-  r->res.dns_us += ans->dns_us;
-  if (ans->status != 0) {
-    r->res.lib_code = ans->ares_status;
-    char msg[300];
-    snprintf(msg, sizeof(msg), "cannot resolve '%s'", r->host);
-    adl__request_complete(r, ans->status, msg);
-    return;
-  }
-  run_transfer(r, ans->addrs);
-}
-
-void adl__request_start_attempt(adl_request_t *r) {
-  adl_client_t *c = r->client;
-  r->res.attempts++;
-  if (r->numeric_host) {
-    run_transfer(r, NULL);
-    return;
-  }
-  char addrs[1024];
-  if (!c->policy.fresh_dns &&
-      adl__resolver_cached(c->resolver, r->host, addrs, sizeof(addrs))) {
-    r->res.dns_cached = 1;
-    run_transfer(r, addrs);
-    return;
-  }
-  r->state = RQ_RESOLVING;
-  adl__dnsq_t *q = NULL;
-  int st = adl__resolve(c->resolver, r->host, on_resolved, r, &q);
-  if (st != 0) {
-    adl__request_complete(r, st, NULL);
-    return;
-  }
-  /* A synchronous answer already moved r on; only a pending one is kept. */
-  if (q != NULL)
-    r->dnsq = q;
+  return 0;
 }
 
 static int map_curl(adl_request_t *r, CURLcode rc) {
@@ -416,31 +435,6 @@ static int map_curl(adl_request_t *r, CURLcode rc) {
   }
 }
 
-/* GET is idempotent, so transient failures are retried: overload and
- * gateway statuses, timeouts, resets and truncated responses. Refused
- * connections, DNS, TLS and 4xx answers would fail the same way again. */
-static int retryable(int st, long code) {
-  if (st == ADL_EHTTP)
-    return code == 408 || code == 429 || code == 500 || code == 502 ||
-           code == 503 || code == 504;
-  return st == ADL_ETIMEDOUT || st == ADL_ECONNRESET || st == ADL_EPROTO;
-}
-
-/* Jittered exponential backoff, or Retry-After when the server sent one;
- * both capped so a hostile server cannot park a request for hours. */
-static uint64_t backoff_ms(adl_request_t *r) {
-  const adl_options_t *o = &r->client->opts;
-  uint64_t cap = o->retry_max_ms;
-  if (r->retry_after_ms >= 0)
-    return (uint64_t)r->retry_after_ms < cap ? (uint64_t)r->retry_after_ms
-                                             : cap;
-  unsigned n = r->res.attempts > 0 ? r->res.attempts - 1 : 0;
-  uint64_t d = o->retry_base_ms << (n < 20 ? n : 20);
-  if (d > cap)
-    d = cap;
-  return d / 2 + (d > 1 ? adl__client_random(r->client) % (d / 2 + 1) : 0);
-}
-
 static void record_timings(adl_request_t *r) {
   CURL *e = r->easy;
   long nconn = 0, lport = 0, code = 0;
@@ -469,7 +463,9 @@ static void record_timings(adl_request_t *r) {
     r->res.ttfb_us = (r->t_first_byte - r->t_attempt) / 1000;
 }
 
-static int follow_redirect(adl_request_t *r) {
+/* Checks a redirect's target: 1 to follow it (target parsed into *t),
+ * 0 when there is none to follow, or a negative ADL_E* (message set). */
+static int check_redirect(adl_request_t *r, adl__url_parts_t *t) {
   const adl_options_t *o = &r->client->opts;
   char *loc = NULL;
   curl_easy_getinfo(r->easy, CURLINFO_REDIRECT_URL, &loc);
@@ -479,7 +475,8 @@ static int follow_redirect(adl_request_t *r) {
   uint64_t h = adl__hash_str(loc);
   for (unsigned i = 0; i <= r->redirects && i < 64; i++) {
     if (r->visited[i] == h) {
-      snprintf(r->message, sizeof(r->message), "redirect loop at %s", loc);
+      snprintf(r->message, sizeof(r->message), "redirect loop at %.250s",
+               loc);
       return ADL_EREDIRECT;
     }
   }
@@ -488,76 +485,50 @@ static int follow_redirect(adl_request_t *r) {
              limit);
     return ADL_EREDIRECT;
   }
+  int st = adl__url_parse(loc, t);
+  if (st != 0) {
+    snprintf(r->message, sizeof(r->message), "refused redirect to %.200s%s",
+             loc, st == ADL_ESCHEME ? " (only http and https)" : "");
+    return st == ADL_ESCHEME ? ADL_EREDIRECT : st;
+  }
   char *copy = strdup(loc);
   if (copy == NULL)
     return ADL_ENOMEM;
-  int st = adl__request_parse_url(r, copy);
-  if (st != 0) {
-    snprintf(r->message, sizeof(r->message), "refused redirect to %.200s",
-             copy);
-    free(copy);
-    return st == ADL_ESCHEME ? ADL_EREDIRECT : st;
-  }
   free(r->cur_url);
   r->cur_url = copy;
   r->visited[++r->redirects] = h;
   return 1;
 }
 
-void adl__request_on_curl_done(adl_request_t *r, CURLcode rc) {
+void adl__attempt_collect(adl_request_t *r, CURLcode rc,
+                          adl__url_parts_t *target, adl__rq_event_t *ev) {
   adl_client_t *c = r->client;
   record_timings(r);
-  if (r->cancel_requested) {
-    adl__request_complete(r, ADL_ECANCELED, NULL);
-    return;
-  }
   int st = map_curl(r, rc);
   long code = r->res.http_status;
   r->res.lib_code = (int)rc;
-  if (st == 0 && code >= 300 && code < 400 &&
-      c->opts.max_redirects > 0) {
-    int f = follow_redirect(r);
-    if (f == 1) {
-      r->res.attempts--; /* a hop is part of the same attempt */
-      r->state = RQ_RESTART;
-      adl__queue_insert_tail(&c->restart, &r->state_node);
-      adl__client_kick(c);
-      return;
-    }
-    if (f < 0) {
-      adl__request_complete(r, f, r->message);
-      return;
-    }
-  }
-  if (st == 0 && (code < 200 || code >= 300))
-    st = ADL_EHTTP;
-  if (st == 0 && r->opts.sink == ADL_SINK_FILE) {
-    /* Published when the outcome is delivered, after the next request has
-     * been sent: the rename then overlaps the network instead of
-     * delaying it. */
-    r->commit_pending = 1;
-    adl__request_complete(r, 0, NULL);
-    return;
+  memset(ev, 0, sizeof(*ev));
+  ev->kind = ADL__EV_XFER_DONE;
+  ev->status = st;
+  ev->http_status = code;
+  ev->retry_after_ms = r->retry_after_ms;
+  if (st == 0 && code >= 300 && code < 400 && c->opts.max_redirects > 0) {
+    int f = check_redirect(r, target);
+    if (f == 1)
+      ev->redirect = target->https == r->origin->https &&
+                             target->port == r->origin->port &&
+                             strcmp(target->host, r->origin->host) == 0
+                         ? 1
+                         : 2;
+    else
+      ev->redirect = f;
   }
   long nconn = 0;
   curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &nconn);
-  if (!r->free_retry_used && nconn == 0 &&
-      (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
-       rc == CURLE_GOT_NOTHING)) {
-    /* A kept-alive connection that the server had already closed
-     * (curl#10646 in 7.88 reuses such dead connections): not an attempt,
-     * just one immediate retry on a fresh connection. */
-    r->free_retry_used = 1;
-    r->force_fresh = 1;
-    r->res.attempts--;
-    r->state = RQ_RESTART;
-    adl__queue_insert_tail(&c->restart, &r->state_node);
-    adl__client_kick(c);
-    return;
-  }
-  if (r->res.attempts <= c->opts.retries && retryable(st, code)) {
-    adl__client_schedule_retry(c, r, backoff_ms(r));
-    return;
-  }
-  adl__request_complete(r, st, NULL);
+  /* A kept-alive connection the server had already closed (curl#10646:
+   * 7.88 reuses such dead connections) earns one immediate retry on a
+   * fresh connection, not counted as an attempt. */
+  ev->dead_reuse = nconn == 0 && (rc == CURLE_RECV_ERROR ||
+                                  rc == CURLE_SEND_ERROR ||
+                                  rc == CURLE_GOT_NOTHING);
 }

@@ -16,9 +16,17 @@
 typedef struct cache_entry_s {
   adl__queue_t node; /* most recently used first */
   uint64_t expires_ns;
+  uint64_t stale_until_ns;
+  uint64_t gen;
+  uint64_t no_refresh_before_ns; /* after a failed refresh */
+  int refresh_status;
   char *host;
-  char addrs[];
+  char *addrs;
 } cache_entry_t;
+
+/* A failing DNS server is asked again at most this often for one name,
+ * not once per request served from the stale answer. */
+#define REFRESH_RETRY_NS 1000000000u
 
 struct adl__dnsq_s {
   adl__queue_t node;    /* a lookup: r->pending; a waiter: its lookup's */
@@ -39,6 +47,9 @@ struct adl__resolver_s {
   adl__queue_t pending; /* lookups in flight, for coalescing */
   unsigned cache_len;
   unsigned cache_max;
+  uint64_t floor_ns, ceiling_ns, stale_ns;
+  uint64_t gen;
+  uint64_t queries;
   int closing;
   void (*close_cb)(void *arg);
   void *close_arg;
@@ -158,66 +169,97 @@ static int format_addrs(const struct ares_addrinfo *ai, char *buf,
   return ttl < 0 ? 0 : ttl;
 }
 
-static void cache_store(adl__resolver_t *r, const char *host,
-                        const char *addrs, int ttl) {
-  if (r->cache_max == 0 || ttl <= 0)
-    return; /* TTL 0 means the answer must not be reused */
+static void entry_free(adl__resolver_t *r, cache_entry_t *e) {
+  adl__queue_remove(&e->node);
+  free(e->host);
+  free(e->addrs);
+  free(e);
+  r->cache_len--;
+}
+
+static cache_entry_t *cache_find(adl__resolver_t *r, const char *host) {
   adl__queue_t *q;
   ADL_QUEUE_FOREACH(q, &r->cache) {
     cache_entry_t *e = ADL_QUEUE_DATA(q, cache_entry_t, node);
-    if (strcmp(e->host, host) == 0) {
-      adl__queue_remove(&e->node);
+    if (strcmp(e->host, host) == 0)
+      return e;
+  }
+  return NULL;
+}
+
+/* TTL 0 is common (/etc/hosts names, local servers): the floor keeps such
+ * answers long enough not to put a lookup in front of every request. */
+static void cache_store(adl__resolver_t *r, const char *host,
+                        const char *addrs, int ttl) {
+  if (r->cache_max == 0)
+    return;
+  uint64_t ttl_ns = (uint64_t)(ttl > 0 ? ttl : 0) * 1000000000u;
+  if (ttl_ns < r->floor_ns)
+    ttl_ns = r->floor_ns;
+  if (ttl_ns > r->ceiling_ns)
+    ttl_ns = r->ceiling_ns;
+  cache_entry_t *e = cache_find(r, host);
+  if (e != NULL && strcmp(e->addrs, addrs) != 0) {
+    char *a = strdup(addrs);
+    if (a == NULL)
+      return;
+    free(e->addrs);
+    e->addrs = a;
+    e->gen = ++r->gen;
+  }
+  if (e == NULL) {
+    e = calloc(1, sizeof(*e));
+    if (e == NULL)
+      return;
+    e->host = strdup(host);
+    e->addrs = strdup(addrs);
+    if (e->host == NULL || e->addrs == NULL) {
       free(e->host);
+      free(e->addrs);
       free(e);
-      r->cache_len--;
-      break;
+      return;
     }
+    e->gen = ++r->gen;
+    adl__queue_init(&e->node);
+    r->cache_len++;
   }
-  size_t alen = strlen(addrs) + 1;
-  cache_entry_t *e = malloc(sizeof(*e) + alen);
-  if (e == NULL)
-    return;
-  e->host = strdup(host);
-  if (e->host == NULL) {
-    free(e);
-    return;
-  }
-  memcpy(e->addrs, addrs, alen);
-  e->expires_ns = uv_hrtime() + (uint64_t)ttl * 1000000000u;
-  /* Newest first, so eviction takes the oldest from the tail. */
+  e->refresh_status = 0;
+  e->expires_ns = uv_hrtime() + ttl_ns;
+  e->stale_until_ns = e->expires_ns + r->stale_ns;
+  /* Most recently stored first, so eviction takes the oldest. */
+  adl__queue_remove(&e->node);
   adl__queue_insert_before(r->cache.next, &e->node);
-  if (++r->cache_len > r->cache_max) {
-    cache_entry_t *old = ADL_QUEUE_DATA(r->cache.prev, cache_entry_t, node);
-    adl__queue_remove(&old->node);
-    free(old->host);
-    free(old);
-    r->cache_len--;
+  if (r->cache_len > r->cache_max)
+    entry_free(r, ADL_QUEUE_DATA(r->cache.prev, cache_entry_t, node));
+}
+
+/* A failed refresh keeps the stale answer until its bounded end. */
+static void cache_note_failure(adl__resolver_t *r, const char *host,
+                               int status) {
+  cache_entry_t *e = cache_find(r, host);
+  if (e != NULL) {
+    e->refresh_status = status;
+    e->no_refresh_before_ns = uv_hrtime() + REFRESH_RETRY_NS;
   }
 }
 
-int adl__resolver_cached(adl__resolver_t *r, const char *host, char *buf,
-                         size_t cap) {
+adl__dns_hit_t adl__resolver_peek(adl__resolver_t *r, const char *host,
+                                  adl__dns_view_t *out) {
+  cache_entry_t *e = cache_find(r, host);
+  if (e == NULL)
+    return ADL__DNS_MISS;
   uint64_t now = uv_hrtime();
-  adl__queue_t *q;
-  ADL_QUEUE_FOREACH(q, &r->cache) {
-    cache_entry_t *e = ADL_QUEUE_DATA(q, cache_entry_t, node);
-    if (strcmp(e->host, host) != 0)
-      continue;
-    if (e->expires_ns <= now) {
-      adl__queue_remove(&e->node);
-      free(e->host);
-      free(e);
-      r->cache_len--;
-      return 0;
-    }
-    size_t n = strlen(e->addrs);
-    if (n >= cap)
-      return 0;
-    memcpy(buf, e->addrs, n + 1);
-    return 1;
+  if (now >= e->stale_until_ns) {
+    entry_free(r, e);
+    return ADL__DNS_MISS;
   }
-  return 0;
+  out->addrs = e->addrs;
+  out->gen = e->gen;
+  out->refresh_status = e->refresh_status;
+  return now < e->expires_ns ? ADL__DNS_FRESH : ADL__DNS_STALE;
 }
+
+uint64_t adl__resolver_queries(const adl__resolver_t *r) { return r->queries; }
 
 static void on_addrinfo(void *arg, int status, int timeouts,
                         struct ares_addrinfo *ai) {
@@ -242,6 +284,8 @@ static void on_addrinfo(void *arg, int status, int timeouts,
         cache_store(r, q->host, addrs, ttl);
     }
   }
+  if (ans.status != 0 && !r->closing)
+    cache_note_failure(r, q->host, ans.status);
   if (ai != NULL)
     ares_freeaddrinfo(ai);
   adl__queue_t waiters;
@@ -308,6 +352,7 @@ int adl__resolve(adl__resolver_t *r, const char *host, adl__resolve_cb cb,
   q->in_call = 1;
   adl__queue_init(&q->waiters);
   adl__queue_insert_tail(&r->pending, &q->node);
+  r->queries++;
   struct ares_addrinfo_hints hints;
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
@@ -324,6 +369,20 @@ int adl__resolve(adl__resolver_t *r, const char *host, adl__resolve_cb cb,
   return 0;
 }
 
+int adl__resolver_refresh(adl__resolver_t *r, const char *host) {
+  adl__queue_t *it;
+  ADL_QUEUE_FOREACH(it, &r->pending) {
+    if (strcmp(ADL_QUEUE_DATA(it, adl__dnsq_t, node)->host, host) == 0)
+      return 0; /* its answer will refresh the cache */
+  }
+  cache_entry_t *e = cache_find(r, host);
+  if (e != NULL && uv_hrtime() < e->no_refresh_before_ns)
+    return 0;
+  adl__dnsq_t *q = NULL;
+  int rc = adl__resolve(r, host, NULL, NULL, &q);
+  return rc;
+}
+
 void adl__resolve_cancel(adl__dnsq_t *q) {
   /* c-ares 1.18 cannot cancel a single query; the answer is dropped and the
    * query freed when it arrives (or when the channel is destroyed). */
@@ -337,6 +396,11 @@ int adl__resolver_new(uv_loop_t *loop, const adl__resolver_opts_t *o,
   if (r == NULL)
     return ADL_ENOMEM;
   r->cache_max = o->cache_max;
+  r->floor_ns = o->ttl_floor_ms * 1000000u;
+  r->ceiling_ns = o->ttl_ceiling_ms * 1000000u;
+  if (r->ceiling_ns < r->floor_ns)
+    r->ceiling_ns = r->floor_ns;
+  r->stale_ns = o->max_stale_ms * 1000000u;
   adl__queue_init(&r->cache);
   adl__queue_init(&r->pending);
 
@@ -381,12 +445,8 @@ void adl__resolver_close(adl__resolver_t *r, void (*cb)(void *arg),
    * gets its (0, 0) state call, which unwatches it. */
   ares_destroy(r->channel);
   r->channel = NULL;
-  while (!adl__queue_empty(&r->cache)) {
-    cache_entry_t *e =
-        ADL_QUEUE_DATA(adl__queue_head(&r->cache), cache_entry_t, node);
-    adl__queue_remove(&e->node);
-    free(e->host);
-    free(e);
-  }
+  while (!adl__queue_empty(&r->cache))
+    entry_free(r, ADL_QUEUE_DATA(adl__queue_head(&r->cache), cache_entry_t,
+                                 node));
   adl__io_close(&r->io, on_io_closed);
 }

@@ -16,7 +16,24 @@ typedef struct adl__resolver_opts_s {
   unsigned timeout_ms;   /* per try */
   unsigned tries;
   unsigned cache_max;    /* entries kept; 0 disables the cache */
+  uint64_t ttl_floor_ms; /* TTLs are clamped to [floor, ceiling] */
+  uint64_t ttl_ceiling_ms;
+  uint64_t max_stale_ms; /* an expired answer is served this much longer */
 } adl__resolver_opts_t;
+
+typedef enum {
+  ADL__DNS_MISS = 0, /* nothing usable: look it up and wait */
+  ADL__DNS_FRESH,    /* within its TTL */
+  ADL__DNS_STALE,    /* expired, within max_stale: serve and refresh */
+} adl__dns_hit_t;
+
+/* A cache entry as seen by adl__resolver_peek; addrs is borrowed until the
+ * next call into the resolver. gen changes whenever the addresses do. */
+typedef struct adl__dns_view_s {
+  const char *addrs;
+  uint64_t gen;
+  int refresh_status; /* ADL_E* of the last failed refresh, else 0 */
+} adl__dns_view_t;
 
 /* The answer handed to a lookup's callback. addrs is curl's CURLOPT_RESOLVE
  * address list ("1.2.3.4,[::1]"), borrowed for the call. */
@@ -34,10 +51,17 @@ typedef void (*adl__resolve_cb)(void *arg, const adl__dns_answer_t *ans);
 int adl__resolver_new(uv_loop_t *loop, const adl__resolver_opts_t *o,
                       adl__resolver_t **out);
 
-/* Copies the cached, unexpired address list of host into buf. Returns 1 on
- * a hit, 0 on a miss (or when buf is too small). */
-int adl__resolver_cached(adl__resolver_t *r, const char *host, char *buf,
-                         size_t cap);
+/* Looks host up in the cache (dropping it when past max_stale). */
+adl__dns_hit_t adl__resolver_peek(adl__resolver_t *r, const char *host,
+                                  adl__dns_view_t *out);
+
+/* Starts a background lookup of host whose answer only updates the cache
+ * (a failure is recorded on the stale entry). Coalesced with any lookup of
+ * the same name in flight. Returns 0 or ADL_ENOMEM. */
+int adl__resolver_refresh(adl__resolver_t *r, const char *host);
+
+/* Lookups sent to the DNS server since the resolver was made. */
+uint64_t adl__resolver_queries(const adl__resolver_t *r);
 
 /* Starts a lookup of host (A and AAAA). cb runs exactly once unless the
  * query is cancelled first; it MAY run before this returns (c-ares answers

@@ -23,7 +23,8 @@ int adl_strategy_parse(const char *name, adl_strategy_t *out) {
   return ADL_EINVAL;
 }
 
-int adl__policy_for(adl_strategy_t s, unsigned k, adl__policy_t *p) {
+int adl__policy_for(adl_strategy_t s, unsigned k, unsigned per_host,
+                    adl__policy_t *p) {
   if (p == NULL)
     return ADL_EINVAL;
   switch (s) {
@@ -32,16 +33,20 @@ int adl__policy_for(adl_strategy_t s, unsigned k, adl__policy_t *p) {
      * (and TLS) connection and no session resumption for every request. */
     *p = (adl__policy_t){.max_inflight = 1,
                          .max_host_conns = 1,
+                         .max_total_conns = 1,
                          .max_conns = 1,
                          .fresh_connect = 1,
                          .fresh_dns = 1,
                          .share_tls_sessions = 0};
     return 0;
   case ADL_STRATEGY_SESSION:
-    /* requests.Session: one kept-alive connection for the whole list. */
+    /* requests.Session: one request at a time, and one kept-alive
+     * connection per origin for the whole run (its pool per host), so a
+     * list that alternates hosts does not reconnect. */
     *p = (adl__policy_t){.max_inflight = 1,
                          .max_host_conns = 1,
-                         .max_conns = 1,
+                         .max_total_conns = 0,
+                         .max_conns = ADL__SESSION_ORIGINS,
                          .fresh_connect = 0,
                          .fresh_dns = 0,
                          .share_tls_sessions = 1};
@@ -49,10 +54,14 @@ int adl__policy_for(adl_strategy_t s, unsigned k, adl__policy_t *p) {
   case ADL_STRATEGY_PARALLEL:
     if (k == 0)
       return ADL_EINVAL;
-    /* Exactly as many transfers in flight as connections allowed, so no
-     * transfer ever sits in curl's PENDING state (its timeout would tick). */
+    /* K caps transfers in flight and open connections together, and no
+     * origin gets more than per_host of either, so no transfer sits in
+     * curl's PENDING state (its timeout would tick). */
+    if (per_host == 0 || per_host > k)
+      per_host = k;
     *p = (adl__policy_t){.max_inflight = k,
-                         .max_host_conns = k,
+                         .max_host_conns = per_host,
+                         .max_total_conns = k,
                          .max_conns = k,
                          .fresh_connect = 0,
                          .fresh_dns = 0,

@@ -7,15 +7,22 @@
 
 typedef struct adl__policy_s {
   unsigned max_inflight;   /* the client's admission window */
-  unsigned max_host_conns; /* CURLMOPT_MAX_HOST_CONNECTIONS */
+  unsigned max_host_conns; /* per origin: in flight, and
+                              CURLMOPT_MAX_HOST_CONNECTIONS */
+  unsigned max_total_conns; /* CURLMOPT_MAX_TOTAL_CONNECTIONS, 0 = none */
   unsigned max_conns;      /* CURLMOPT_MAXCONNECTS (cache size) */
   int fresh_connect;       /* CURLOPT_FRESH_CONNECT + FORBID_REUSE */
   int fresh_dns;           /* bypass the DNS cache for every request */
   int share_tls_sessions;  /* resume TLS across connections of the client */
 } adl__policy_t;
 
-/* Fills *p for strategy s with k connections (parallel only; others ignore
- * it). Returns 0, or ADL_EINVAL for an unknown strategy or k == 0. */
-int adl__policy_for(adl_strategy_t s, unsigned k, adl__policy_t *p);
+/* Idle connections session keeps, one per origin. */
+#define ADL__SESSION_ORIGINS 64
+
+/* Fills *p for strategy s with k connections and at most per_host of them
+ * per origin (0 = k); parallel only, the others ignore both. Returns 0, or
+ * ADL_EINVAL for an unknown strategy or k == 0. */
+int adl__policy_for(adl_strategy_t s, unsigned k, unsigned per_host,
+                    adl__policy_t *p);
 
 #endif

@@ -181,7 +181,10 @@ int main(void) {
   o.strategy = ADL_STRATEGY_PARALLEL;
   o.max_connections = 6;
   ASSERT_EQ(adl_client_new(&H.loop, &o, &H.dl), 0);
-  adl_batch_opts_t bo = {.next = next, .done = on_batch};
+  adl_batch_opts_t bo;
+  adl_batch_opts_init(&bo);
+  bo.next = next;
+  bo.done = on_batch;
   H.downloading = 1;
   uint64_t t0 = uv_hrtime();
   ASSERT_EQ(adl_batch_start(H.dl, &bo, NULL), 0);

@@ -2,9 +2,9 @@
 # The README's embedding example must compile (-Werror, -Wpedantic) against the
 # freshly built library and work: it fetches a document from a private
 # nginx on loopback and prints its outcome. Exit 77 without nginx.
-# Usage: test-readme.sh README.md INCLUDE_DIR LIB_DIR FIXTURE_GEN
+# Usage: test-readme.sh README.md INCLUDE_DIR GEN_INCLUDE_DIR LIB_DIR FIXTURE_GEN
 set -u
-readme=$1 incdir=$2 libdir=$3 fixture_gen=$4
+readme=$1 incdir=$2 genincdir=$3 libdir=$4 fixture_gen=$5
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/system/nginx.sh"
 d=$(mktemp -d)
@@ -18,7 +18,7 @@ awk '/<!-- embedding example -->/ {armed=1; next}
      inside && /^```$/ {exit}
      inside {print}' "$readme" >"$d/example.c"
 [ -s "$d/example.c" ] || fail "no embedding example found in $readme"
-${ADL_CC:-cc} ${ADL_CFLAGS:-} -Wall -Wextra -Wpedantic -Werror -I"$incdir" "$d/example.c" \
+${ADL_CC:-cc} ${ADL_CFLAGS:-} -Wall -Wextra -Wpedantic -Werror -I"$incdir" -I"$genincdir" "$d/example.c" \
   -o "$d/example" -L"$libdir" -lasyncdl $(pkg-config --cflags --libs libuv) \
   -Wl,-rpath,"$libdir" || fail "the README example does not compile"
 echo "ok: the README example compiles"

@@ -54,18 +54,20 @@ static void test_module(const char *server) {
   uv_loop_t loop;
   ASSERT_EQ(uv_loop_init(&loop), 0);
   adl__resolver_t *r;
-  adl__resolver_opts_t o = {
-      .servers = server, .timeout_ms = 300, .tries = 1, .cache_max = 8};
+  adl__resolver_opts_t o = {.servers = server, .timeout_ms = 300,
+                            .tries = 1, .cache_max = 8,
+                            .ttl_ceiling_ms = 3600000};
   ASSERT_EQ(adl__resolver_new(&loop, &o, &r), 0);
 
   answer_t a;
   resolve_sync(&loop, r, "pokeapi.test", &a);
   ASSERT_EQ(a.status, 0);
   ASSERT_STR_EQ(a.addrs, "127.0.0.1");
-  char buf[256];
-  ASSERT_EQ(adl__resolver_cached(r, "pokeapi.test", buf, sizeof(buf)), 1);
-  ASSERT_STR_EQ(buf, "127.0.0.1");
-  ASSERT_EQ(adl__resolver_cached(r, "other.test", buf, sizeof(buf)), 0);
+  adl__dns_view_t v;
+  ASSERT_EQ(adl__resolver_peek(r, "pokeapi.test", &v), ADL__DNS_FRESH);
+  ASSERT_STR_EQ(v.addrs, "127.0.0.1");
+  ASSERT_GT(v.gen, 0);
+  ASSERT_EQ(adl__resolver_peek(r, "other.test", &v), ADL__DNS_MISS);
 
   resolve_sync(&loop, r, "nosuchname.test", &a);
   ASSERT_EQ(a.status, ADL_ENOTFOUND);
@@ -80,6 +82,52 @@ static void test_module(const char *server) {
   resolve_sync(&loop, r, "pokeapi.test", &a); /* lets the answer in */
   ASSERT_EQ(c.calls, 0);
 
+  int closed = 0;
+  adl__resolver_close(r, on_closed, &closed);
+  ADL_TEST_LOOP_CLOSE(&loop);
+  ASSERT_EQ(closed, 1);
+}
+
+static int stale_fresh_again(adl__resolver_t *r, uint64_t gen) {
+  adl__dns_view_t v;
+  return adl__resolver_peek(r, "pokeapi.test", &v) == ADL__DNS_FRESH &&
+         v.gen == gen;
+}
+
+/* TTLs are clamped to [floor, ceiling]; an expired answer is served as
+ * stale within max_stale while a background refresh makes it fresh again
+ * (same addresses: same generation), and is dropped after. */
+static void test_stale(const char *server) {
+  uv_loop_t loop;
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  adl__resolver_t *r;
+  adl__resolver_opts_t o = {.servers = server, .timeout_ms = 300, .tries = 1,
+                            .cache_max = 8, .ttl_floor_ms = 0,
+                            .ttl_ceiling_ms = 100, .max_stale_ms = 300};
+  ASSERT_EQ(adl__resolver_new(&loop, &o, &r), 0);
+  answer_t a;
+  resolve_sync(&loop, r, "pokeapi.test", &a);
+  ASSERT_EQ(a.status, 0);
+  uint64_t q0 = adl__resolver_queries(r);
+  adl__dns_view_t v;
+  ASSERT_EQ(adl__resolver_peek(r, "pokeapi.test", &v), ADL__DNS_FRESH);
+  uint64_t gen = v.gen;
+  uv_sleep(150); /* dnsmasq says 60 s; the ceiling says 100 ms */
+  ASSERT_EQ(adl__resolver_peek(r, "pokeapi.test", &v), ADL__DNS_STALE);
+  ASSERT_STR_EQ(v.addrs, "127.0.0.1");
+  ASSERT_EQ(adl__resolver_refresh(r, "pokeapi.test"), 0);
+  ASSERT_EQ(adl__resolver_refresh(r, "pokeapi.test"), 0); /* coalesced */
+  ASSERT_EQ(adl__resolver_queries(r), q0 + 1);
+  uv_check_t keep;
+  ASSERT_EQ(uv_check_init(&loop, &keep), 0);
+  ASSERT_EQ(uv_check_start(&keep, noop), 0);
+  uint64_t t0 = uv_hrtime();
+  while (!stale_fresh_again(r, gen) && uv_hrtime() - t0 < 2000000000u)
+    uv_run(&loop, UV_RUN_ONCE);
+  ASSERT(stale_fresh_again(r, gen));
+  uv_close((uv_handle_t *)&keep, NULL);
+  uv_sleep(450); /* past TTL + max_stale: gone */
+  ASSERT_EQ(adl__resolver_peek(r, "pokeapi.test", &v), ADL__DNS_MISS);
   int closed = 0;
   adl__resolver_close(r, on_closed, &closed);
   ADL_TEST_LOOP_CLOSE(&loop);
@@ -310,6 +358,7 @@ int main(void) {
     return ADL_TEST_SKIP;
   }
   test_module(server);
+  test_stale(server);
   test_noanswer(server);
   test_client(server, ADL_STRATEGY_SERIAL);
   test_client(server, ADL_STRATEGY_SESSION);

@@ -4,26 +4,35 @@
 
 int main(void) {
   adl__policy_t p;
-  ASSERT_EQ(adl__policy_for(ADL_STRATEGY_SERIAL, 8, &p), 0);
+  ASSERT_EQ(adl__policy_for(ADL_STRATEGY_SERIAL, 8, 0, &p), 0);
   ASSERT_EQ(p.max_inflight, 1);
   ASSERT_EQ(p.fresh_connect, 1);
   ASSERT_EQ(p.fresh_dns, 1);
   ASSERT_EQ(p.share_tls_sessions, 0);
 
-  ASSERT_EQ(adl__policy_for(ADL_STRATEGY_SESSION, 8, &p), 0);
+  ASSERT_EQ(p.max_total_conns, 1);
+
+  ASSERT_EQ(adl__policy_for(ADL_STRATEGY_SESSION, 8, 0, &p), 0);
   ASSERT_EQ(p.max_inflight, 1);
   ASSERT_EQ(p.max_host_conns, 1);
-  ASSERT_EQ(p.max_conns, 1);
+  ASSERT_EQ(p.max_total_conns, 0); /* one per origin: no total cap */
+  ASSERT_EQ(p.max_conns, ADL__SESSION_ORIGINS);
   ASSERT_EQ(p.fresh_connect, 0);
   ASSERT_EQ(p.fresh_dns, 0);
 
-  ASSERT_EQ(adl__policy_for(ADL_STRATEGY_PARALLEL, 8, &p), 0);
+  ASSERT_EQ(adl__policy_for(ADL_STRATEGY_PARALLEL, 8, 0, &p), 0);
   ASSERT_EQ(p.max_inflight, 8);
   ASSERT_EQ(p.max_host_conns, 8);
+  ASSERT_EQ(p.max_total_conns, 8);
   ASSERT_EQ(p.max_conns, 8);
   ASSERT_EQ(p.fresh_connect, 0);
-  ASSERT_EQ(adl__policy_for(ADL_STRATEGY_PARALLEL, 0, &p), ADL_EINVAL);
-  ASSERT_EQ(adl__policy_for((adl_strategy_t)7, 1, &p), ADL_EINVAL);
+  ASSERT_EQ(adl__policy_for(ADL_STRATEGY_PARALLEL, 8, 3, &p), 0);
+  ASSERT_EQ(p.max_host_conns, 3);
+  ASSERT_EQ(p.max_total_conns, 8);
+  ASSERT_EQ(adl__policy_for(ADL_STRATEGY_PARALLEL, 4, 9, &p), 0);
+  ASSERT_EQ(p.max_host_conns, 4); /* never above K */
+  ASSERT_EQ(adl__policy_for(ADL_STRATEGY_PARALLEL, 0, 0, &p), ADL_EINVAL);
+  ASSERT_EQ(adl__policy_for((adl_strategy_t)7, 1, 0, &p), ADL_EINVAL);
 
   adl_strategy_t s;
   ASSERT_EQ(adl_strategy_parse("serial", &s), 0);

@@ -193,12 +193,13 @@ static void start_run(app_t *a) {
   if (a->json != NULL)
     cli_json_run_begin(a->json, adl_strategy_name(st), a->run / a->nstrat,
                        st == ADL_STRATEGY_PARALLEL ? a->o.connections : 1);
-  adl_batch_opts_t bo = {.next = next_item,
-                         .result = on_result,
-                         .done = on_batch_done,
-                         .sink = a->o.out_dir ? ADL_SINK_FILE
-                                              : ADL_SINK_DISCARD,
-                         .data = a};
+  adl_batch_opts_t bo;
+  adl_batch_opts_init(&bo);
+  bo.next = next_item;
+  bo.result = on_result;
+  bo.done = on_batch_done;
+  bo.sink = a->o.out_dir ? ADL_SINK_FILE : ADL_SINK_DISCARD;
+  bo.data = a;
   rc = adl_batch_start(a->client, &bo, &a->batch);
   if (rc != 0) {
     fprintf(stderr, "asyncdl: cannot start: %s\n", adl_strerror(rc));
