@@ -76,6 +76,11 @@ static void test_each_option(void) {
   ASSERT_EQ(o.connections, 10000);
   ASSERT_EQ(parse(&o, "--connections=007", NULL), 0);
   ASSERT_EQ(o.connections, 7);
+  ASSERT_EQ(o.per_host, 0); /* default: K */
+  ASSERT_EQ(parse(&o, "--per-host=2", NULL), 0);
+  ASSERT_EQ(o.per_host, 2);
+  ASSERT_EQ(parse(&o, "--per-host=10001", NULL), -1);
+  ASSERT_EQ(parse(&o, "--per-host=x", NULL), -1);
   ASSERT_EQ(parse(&o, "--repeat=1000", NULL), 0);
   ASSERT_EQ(o.repeat, 1000);
   ASSERT_EQ(parse(&o, "--retries=0", "--max-redirects=100", NULL), 0);

@@ -172,6 +172,7 @@ static void start_run(app_t *a) {
   adl_options_init(&ao);
   ao.strategy = st;
   ao.max_connections = a->o.connections;
+  ao.max_per_host = a->o.per_host;
   ao.timeout_ms = a->o.timeout_ms;
   ao.connect_timeout_ms = a->o.connect_timeout_ms;
   ao.dns_servers = a->o.dns_server;

@@ -28,11 +28,13 @@ enum {
   OPT_RETRIES,
   OPT_MAX_SIZE,
   OPT_MAX_REDIRECTS,
+  OPT_PER_HOST,
 };
 
 static const struct option long_opts[] = {
     {"strategy", required_argument, NULL, OPT_STRATEGY},
     {"connections", required_argument, NULL, OPT_CONNECTIONS},
+    {"per-host", required_argument, NULL, OPT_PER_HOST},
     {"base-url", required_argument, NULL, OPT_BASE_URL},
     {"list", required_argument, NULL, OPT_LIST},
     {"out", required_argument, NULL, OPT_OUT},
@@ -401,6 +403,9 @@ int cli_opts_parse(cli_opts_t *o, int argc, char **argv, char *err,
     case OPT_CONNECTIONS:
       rc = opt_uint(name, a, 1, 10000, &o->connections, err, errlen);
       break;
+    case OPT_PER_HOST:
+      rc = opt_uint(name, a, 0, 10000, &o->per_host, err, errlen);
+      break;
     case OPT_REPEAT:
       rc = opt_uint(name, a, 1, 1000, &o->repeat, err, errlen);
       break;
@@ -481,7 +486,10 @@ void cli_usage(FILE *f) {
       "                         one kept-alive connection; parallel: K at "
       "once\n"
       "                         over a pool; all: each in turn (default: all)\n"
-      "  --connections=K      parallel connections, 1..10000 (default: 6)\n"
+      "  --connections=K      parallel: requests in flight and open\n"
+      "                         connections, 1..10000 (default: 6)\n"
+      "  --per-host=N         parallel: at most N of them per origin\n"
+      "                         (scheme, host, port); 0 = K (default: 0)\n"
       "  --repeat=R           runs per strategy, 1..1000; the run with the\n"
       "                         median wall time is reported (default: 1)\n"
       "\n"

@@ -30,6 +30,7 @@ typedef struct cli_opts_s {
   int strategy_all;            /* --strategy=all (the default) */
   adl_strategy_t strategy;     /* the one strategy when !strategy_all */
   unsigned connections;        /* --connections=K, 1..10000 */
+  unsigned per_host;           /* --per-host=N, 0..10000, 0 = K */
   const char *base_url;        /* --base-url, http(s), no query/fragment */
   const char *list_path;       /* --list=FILE or "-"; NULL = built-in 151 */
   const char *out_dir;         /* --out=DIR; NULL = discard bodies */

@@ -361,6 +361,11 @@ void cli_json_item(cli_json_t *j, const char *url, const char *file,
   json_ms(j, "ttfb_ms", res->ttfb_us);
   fputs(", ", j->f);
   json_ms(j, "total_ms", res->total_us);
+  fputs(", ", j->f);
+  json_ms(j, "backoff_ms", res->backoff_us);
+  fputs(", ", j->f);
+  json_ms(j, "disk_max_ms", res->disk_max_us);
+  jf(j, ", \"dns_stale\": %s", res->dns_stale ? "true" : "false");
   fputs(", \"message\": ", j->f);
   json_str(j, res->message);
   fputc('}', j->f);
@@ -398,6 +403,8 @@ void cli_json_run_end(cli_json_t *j, const adl_summary_t *s) {
   json_ms(j, "p95_ms", s->p95_us);
   fputs(", ", j->f);
   json_ms(j, "max_ms", s->max_us);
+  fputs(", ", j->f);
+  json_ms(j, "disk_max_ms", s->disk_max_us);
   fputs(", ", j->f);
   json_double(j, "requests_per_s", s->requests_per_s);
   fputs(", ", j->f);
