@@ -3,7 +3,8 @@
 # port), which serves pokeapi.test -> 127.0.0.1 (TTL 60 s, empty AAAA) and
 # NXDOMAIN for every other .test name, except *.noanswer.test, which it
 # "forwards" to a closed loopback port so no answer ever comes back. The address
-# goes to the test in ADL_DNS_SERVER. Exit 77 (skip) without dnsmasq.
+# goes to the test in ADL_DNS_SERVER. ADL_DNSMASQ_TTL overrides the 60 s
+# TTL (0: the TTL of every /etc/hosts name). Exit 77 (skip) without dnsmasq.
 set -u
 DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
 if [ ! -x "$DNSMASQ" ]; then
@@ -24,7 +25,7 @@ while :; do
     --listen-address=127.0.0.1 --bind-interfaces --no-resolv --no-hosts \
     --no-negcache --local=/test/ --host-record=pokeapi.test,127.0.0.1 \
     --server=/noanswer.test/127.0.0.1#9 \
-    --local-ttl=60 --user=root --pid-file= --log-facility=- \
+    --local-ttl="${ADL_DNSMASQ_TTL:-60}" --user=root --pid-file= --log-facility=- \
     >"$dir/log" 2>&1 &
   pid=$!
   # Ready once it answers; gone at once if the port was taken.
