@@ -281,10 +281,9 @@ static adl_request_t *request_new(adl_client_t *c, const char *url,
   adl__queue_init(&r->node);
   adl__queue_init(&r->all_node);
   r->url = strdup(url);
-  r->cur_url = strdup(url);
   if (o->sink == ADL_SINK_FILE)
     r->opts.path = strdup(o->path);
-  if (r->url == NULL || r->cur_url == NULL ||
+  if (r->url == NULL ||
       (o->sink == ADL_SINK_FILE && r->opts.path == NULL) ||
       adl__idtab_add(&c->ids, r) != 0) {
     adl__request_free(r);

@@ -40,7 +40,7 @@ struct adl_request_s {
   adl_request_id_t id;
   adl_request_opts_t opts; /* path points to our own copy */
   char *url;               /* as submitted */
-  char *cur_url;           /* after redirects */
+  char *cur_url;           /* after redirects; NULL = url */
   int numeric_host;
   adl__dnsq_t *dnsq;
   CURL *easy;                 /* only while RUNNING */

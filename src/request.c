@@ -336,6 +336,10 @@ void adl__easy_template(adl_client_t *c, CURL *e) {
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                    o->http2 ? (long)CURL_HTTP_VERSION_2TLS
                             : (long)CURL_HTTP_VERSION_1_1);
+  /* The proxy environment variables are not honoured: the strategies
+   * count connections to the server, and a silent proxy would change
+   * what they measure. (It also spares five getenv calls per request.) */
+  curl_easy_setopt(e, CURLOPT_PROXY, "");
   if (c->policy.share_tls_sessions)
     curl_easy_setopt(e, CURLOPT_SHARE, adl__pool_share(c->pool));
   else /* serial models a fresh client per request: full handshakes */
@@ -361,7 +365,7 @@ int adl__attempt_prepare(adl_request_t *r, CURL *e, const char *addrs,
       return ADL_ENOMEM;
   }
   r->easy = e;
-  curl_easy_setopt(e, CURLOPT_URL, r->cur_url);
+  curl_easy_setopt(e, CURLOPT_URL, r->cur_url ? r->cur_url : r->url);
   curl_easy_setopt(e, CURLOPT_PRIVATE, r);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);

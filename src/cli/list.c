@@ -233,6 +233,10 @@ static int parse_line(cli_list_t *l, size_t n, int too_long, cli_item_t *item,
   }
   for (size_t i = 0; i < n;) {
     const unsigned char *u = (const unsigned char *)s + i;
+    if (u[0] >= 0x20 && u[0] < 0x7F) { /* plain ASCII: nothing to check */
+      i++;
+      continue;
+    }
     size_t k = cli_utf8_len(u, n - i);
     if (k == 0)
       return cli_fail(CLI_LIST_EINPUT, err, errlen,

@@ -114,41 +114,53 @@ static int hexval(int c) {
 
 /* ---- URLs and names ---------------------------------------------------- */
 
-int cli_url_check(const char *url, char *why, size_t whylen) {
-  char q[100];
-  cli_quote(q, sizeof(q), url, strlen(url));
+/* Bytes a URL may not contain, beyond spaces, controls and non-ASCII. */
+static int url_forbidden(unsigned char c) {
+  switch (c) {
+  case '"': case '<': case '>': case '\\': case '^': case '`': case '{':
+  case '|': case '}':
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* Why url is refused ("<reason>" for "malformed URL '...': <reason>"), or
+ * NULL. The message is built only on failure: quoting every URL in advance
+ * cost more than the check itself. */
+static const char *url_problem(const char *url, int *kind, char *badc) {
+  *kind = 0;
   const char *sep = strstr(url, "://");
-  if (sep == NULL)
-    return cli_fail(-1, why, whylen, "'%s' is not a URL (no scheme://)", q);
+  if (sep == NULL) {
+    *kind = 1;
+    return "";
+  }
   size_t slen = (size_t)(sep - url);
   if (slen == 0 || !((url[0] | 0x20) >= 'a' && (url[0] | 0x20) <= 'z') ||
       strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                   "0123456789+-.") < slen)
-    return cli_fail(-1, why, whylen, "malformed URL '%s': bad scheme", q);
+    return "bad scheme";
   if (!((slen == 4 && strncasecmp(url, "http", 4) == 0) ||
         (slen == 5 && strncasecmp(url, "https", 5) == 0))) {
-    char sq[40];
-    cli_quote(sq, sizeof(sq), url, slen);
-    return cli_fail(-1, why, whylen,
-                "unsupported scheme '%s' in '%s': only http:// and https:// "
-                "are accepted",
-                sq, q);
+    *kind = 2;
+    return "";
   }
   for (const unsigned char *p = (const unsigned char *)url; *p != '\0'; p++) {
+    if (*p > ' ' && *p < 0x7F && *p != '%' && !url_forbidden(*p))
+      continue; /* the common case, in one test */
     if (*p == ' ')
-      return cli_fail(-1, why, whylen, "malformed URL '%s': contains a space", q);
+      return "contains a space";
     if (*p < 0x20 || *p == 0x7F)
-      return cli_fail(-1, why, whylen,
-                  "malformed URL '%s': contains a control character", q);
+      return "contains a control character";
     if (*p >= 0x80)
-      return cli_fail(-1, why, whylen,
-                  "malformed URL '%s': contains non-ASCII characters "
-                  "(percent-encode them)",
-                  q);
-    if (strchr("\"<>\\^`{|}", *p) != NULL)
-      return cli_fail(-1, why, whylen, "malformed URL '%s': contains '%c'", q, *p);
+      return "contains non-ASCII characters (percent-encode them)";
+    if (url_forbidden(*p)) {
+      *kind = 3;
+      *badc = (char)*p;
+      return "";
+    }
     if (*p == '%' && (hexval(p[1]) < 0 || hexval(p[2]) < 0))
-      return cli_fail(-1, why, whylen, "malformed URL '%s': bad %%XX escape", q);
+      return "bad %XX escape";
   }
   const char *auth = sep + 3;
   size_t alen = strcspn(auth, "/?#");
@@ -161,20 +173,20 @@ int cli_url_check(const char *url, char *why, size_t whylen) {
     if (close == NULL || close == host + 1 ||
         strspn(host + 1, "0123456789abcdefABCDEF:.") <
             (size_t)(close - host - 1))
-      return cli_fail(-1, why, whylen, "malformed URL '%s': bad IPv6 host", q);
+      return "bad IPv6 host";
     if (close + 1 < end) {
       if (close[1] != ':')
-        return cli_fail(-1, why, whylen, "malformed URL '%s': bad host", q);
+        return "bad host";
       port = close + 2;
     }
   } else {
     const char *colon = memchr(host, ':', (size_t)(end - host));
     const char *hend = colon != NULL ? colon : end;
     if (hend == host)
-      return cli_fail(-1, why, whylen, "malformed URL '%s': no host", q);
+      return "no host";
     for (const char *p = host; p < hend; p++)
       if (!is_alnum((unsigned char)*p) && strchr("-._~%", *p) == NULL)
-        return cli_fail(-1, why, whylen, "malformed URL '%s': bad host name", q);
+        return "bad host name";
     if (colon != NULL)
       port = colon + 1;
   }
@@ -184,9 +196,32 @@ int cli_url_check(const char *url, char *why, size_t whylen) {
     for (; p < end && *p >= '0' && *p <= '9' && v <= 65535; p++)
       v = v * 10 + (unsigned long)(*p - '0');
     if (p == port || p != end || v == 0 || v > 65535)
-      return cli_fail(-1, why, whylen, "malformed URL '%s': bad port", q);
+      return "bad port";
   }
-  return 0;
+  return NULL;
+}
+
+int cli_url_check(const char *url, char *why, size_t whylen) {
+  int kind;
+  char badc = 0, q[100];
+  const char *reason = url_problem(url, &kind, &badc);
+  if (reason == NULL)
+    return 0;
+  cli_quote(q, sizeof(q), url, strlen(url));
+  if (kind == 1)
+    return cli_fail(-1, why, whylen, "'%s' is not a URL (no scheme://)", q);
+  if (kind == 2) {
+    char sq[40];
+    cli_quote(sq, sizeof(sq), url, (size_t)(strstr(url, "://") - url));
+    return cli_fail(-1, why, whylen,
+                    "unsupported scheme '%s' in '%s': only http:// and "
+                    "https:// are accepted",
+                    sq, q);
+  }
+  if (kind == 3)
+    return cli_fail(-1, why, whylen, "malformed URL '%s': contains '%c'", q,
+                    badc);
+  return cli_fail(-1, why, whylen, "malformed URL '%s': %s", q, reason);
 }
 
 /* A name must be one URL path segment (RFC 3986 pchar) so that joining it
@@ -194,13 +229,16 @@ int cli_url_check(const char *url, char *why, size_t whylen) {
 int cli_name_check(const char *s, char *why, size_t whylen) {
   char q[100];
   size_t len = strlen(s);
-  cli_quote(q, sizeof(q), s, len);
-  if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+  if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
+    cli_quote(q, sizeof(q), s, len);
     return cli_fail(-1, why, whylen, "'%s' is not a valid name", q);
+  }
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (is_alnum(c) || strchr("-._~!$&'()*+,;=:@", c) != NULL)
+    if (is_alnum(c) || (c != 0 && strchr("-._~!$&'()*+,;=:@", c) != NULL))
       continue;
+    /* Quoted only now: the message is the rare case. */
+    cli_quote(q, sizeof(q), s, len);
     if (c == '%') {
       if (hexval((unsigned char)s[i + 1]) < 0 ||
           hexval((unsigned char)s[i + 2]) < 0)
