@@ -134,8 +134,11 @@ typedef struct adl_options_s {
   unsigned dns_tries;          /* DNS tries per server */
   const char *dns_servers;     /* "IP[:PORT][,IP[:PORT]]", NULL = system */
   const char *user_agent;      /* NULL = "asyncdl/VERSION" */
-  const char *cacert;          /* PEM bundle path, NULL = system store */
-  int insecure;                /* skip TLS verification (explicit only) */
+  const char *cacert;          /* PEM bundle path, NULL = system store;
+                                  either way parsed once per client */
+  int insecure;                /* skip TLS verification (explicit only).
+                                  Proxy environment variables are never
+                                  used: connections go to the server. */
   uint64_t max_size;           /* abort bodies larger than this, 0 = none */
   unsigned retries;            /* extra attempts on retryable failures */
   uint64_t retry_base_ms;      /* first backoff step */
