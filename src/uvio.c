@@ -26,9 +26,37 @@ static void on_timer_closed(uv_handle_t *h) {
   maybe_closed(io);
 }
 
+/* Runs before the next poll: a fresh budget for the next iteration. */
+static void on_pass_over(uv_prepare_t *p) {
+  adl__io_t *io = p->data;
+  io->pass_events = 0;
+  uv_prepare_stop(p);
+}
+
+/* Whether this iteration may handle one more event. */
+static int take_budget(adl__io_t *io) {
+  if (!uv_is_active((uv_handle_t *)&io->pass)) {
+    io->pass_events = 0;
+    io->pass_start_ns = uv_hrtime();
+    uv_prepare_start(&io->pass, on_pass_over);
+  } else if (io->pass_events >= ADL__IO_EVENTS_PER_PASS ||
+             uv_hrtime() - io->pass_start_ns >= ADL__IO_NS_PER_PASS) {
+    io->deferred++;
+    return 0;
+  }
+  io->pass_events++;
+  return 1;
+}
+
 static void on_poll(uv_poll_t *h, int status, int events) {
   adl__watch_t *w = h->data;
   adl__io_t *io = w->io;
+  if (!take_budget(io)) {
+    /* Still ready next time: libuv stopped the watcher on an error only. */
+    if (status < 0 && !uv_is_closing((uv_handle_t *)&w->poll))
+      uv_poll_start(&w->poll, w->events, on_poll);
+    return;
+  }
   io->on_io(io->owner, w, status, events);
   /* libuv stops a watcher that reports an error; the engine, which did not
    * ask for that, still expects it, unless it let go of the socket. */
@@ -55,7 +83,12 @@ int adl__io_init(adl__io_t *io, uv_loop_t *loop, void *owner,
     return rc;
   io->timer.data = io;
   uv_unref((uv_handle_t *)&io->timer);
-  io->open_handles = 1;
+  uv_prepare_init(loop, &io->pass); /* cannot fail: fills a struct */
+  io->pass.data = io;
+  uv_unref((uv_handle_t *)&io->pass);
+  io->pass_events = 0;
+  io->deferred = 0;
+  io->open_handles = 2;
   return 0;
 }
 
@@ -112,4 +145,5 @@ void adl__io_close(adl__io_t *io, void (*cb)(void *owner)) {
         ADL_QUEUE_DATA(adl__queue_head(&io->watches), adl__watch_t, node));
   uv_timer_stop(&io->timer);
   uv_close((uv_handle_t *)&io->timer, on_timer_closed);
+  uv_close((uv_handle_t *)&io->pass, on_timer_closed);
 }

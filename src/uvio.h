@@ -27,12 +27,23 @@ typedef void (*adl__io_cb)(void *owner, adl__watch_t *w, int status,
                            int events);
 typedef void (*adl__io_timer_cb)(void *owner);
 
+/* Socket events handled per loop iteration: at most this many, and no new
+ * one once this much time went by. The rest stay ready (libuv polls level-
+ * triggered) and are handled on the next iteration, after the host's own
+ * timers and sockets had their turn. */
+#define ADL__IO_EVENTS_PER_PASS 32
+#define ADL__IO_NS_PER_PASS 1000000u
+
 struct adl__io_s {
   uv_loop_t *loop;
   void *owner;
   adl__io_cb on_io;
   adl__io_timer_cb on_timer;
   uv_timer_t timer;
+  uv_prepare_t pass;     /* active while this iteration's budget is in use */
+  unsigned pass_events;
+  uint64_t pass_start_ns;
+  uint64_t deferred;     /* events left for a later iteration (a count) */
   adl__queue_t watches;
   unsigned open_handles; /* timer + polls not yet through close_cb */
   int closing;

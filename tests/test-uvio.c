@@ -2,7 +2,9 @@
  * change, the same fd number can be watched again right after an unwatch
  * (before the old handle's close callback), the timer fires and stops,
  * handles never keep the loop alive, and close calls back once, after
- * which the loop closes cleanly. */
+ * which the loop closes cleanly. Work per loop iteration is bounded: with
+ * more sockets ready than the budget, the rest wait for the next
+ * iteration, and none is lost. */
 #include "adl-test.h"
 #include "uvio.h"
 
@@ -87,6 +89,34 @@ int main(void) {
     uv_run(&loop, UV_RUN_NOWAIT);
   ASSERT_EQ(o.timers, 1);
 
+  /* The budget: 80 sockets ready at once are handled over several
+   * iterations, at most ADL__IO_EVENTS_PER_PASS in each, all of them in
+   * the end. */
+  enum { NPAIRS = 80 };
+  int many[NPAIRS][2];
+  for (int i = 0; i < NPAIRS; i++) {
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, many[i]), 0);
+    ASSERT(adl__io_watch(&o.io, NULL, many[i][0], UV_READABLE) != NULL);
+    ASSERT_EQ(write(many[i][1], "z", 1), 1);
+  }
+  int before = o.reads, iterations = 0, max_per_iteration = 0;
+  while (o.reads - before < NPAIRS) {
+    int r0 = o.reads;
+    uv_run(&loop, UV_RUN_NOWAIT);
+    iterations++;
+    if (o.reads - r0 > max_per_iteration)
+      max_per_iteration = o.reads - r0;
+    ASSERT_LT(iterations, 1000);
+  }
+  ASSERT_LE(max_per_iteration, ADL__IO_EVENTS_PER_PASS);
+  ASSERT_GE(iterations, (NPAIRS + ADL__IO_EVENTS_PER_PASS - 1) /
+                            ADL__IO_EVENTS_PER_PASS);
+  ASSERT_GT(o.io.deferred, 0);
+  for (int i = 0; i < NPAIRS; i++) {
+    adl__io_unwatch(adl__io_find(&o.io, many[i][0]));
+    close(many[i][1]);
+  }
+
   /* Close with a watch still open: one callback, then nothing is left. */
   uv_close((uv_handle_t *)&keep, NULL);
   adl__io_close(&o.io, on_closed);
@@ -97,6 +127,9 @@ int main(void) {
   ASSERT_EQ(o.timers, 1);
   close(sv[0]);
   close(sv[1]);
-  printf("test-uvio: passed\n");
+  for (int i = 0; i < NPAIRS; i++)
+    close(many[i][0]);
+  printf("test-uvio: passed: %d ready sockets took %d iterations, at most "
+         "%d each\n", NPAIRS, iterations, max_per_iteration);
   return 0;
 }
