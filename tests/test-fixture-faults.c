@@ -152,11 +152,34 @@ static void test_faults(void) {
   env_finish(&e);
 }
 
+/* A client that leaves a stall-headers request while the emulated delay
+ * is still running: the fixture must notice and close its side (it used
+ * to stall forever, counting a request in flight that nobody waits for). */
+static void test_leave_during_delay(void) {
+  env_t e;
+  fixture_opts_t o;
+  fixture_opts_init(&o);
+  o.rtt_ms = 50;
+  env_init(&e, &o);
+  client_t c;
+  cl_connect(&e, &c);
+  cl_get(&c, "GET", "/fault/stall-headers", NULL);
+  stat_wait_t sw = {&e, stats(&e)};
+  sw.st.requests++;
+  run_until(&e, stats_requests_at_least, &sw);
+  cl_close(&c); /* within the 100 ms first-response delay */
+  run_for(&e, 150); /* past the delay */
+  ASSERT_EQ(stats(&e).open_connections, 0);
+  ASSERT_EQ(stats(&e).inflight, 0);
+  env_finish(&e);
+}
+
 int main(void) {
   /* A peer closing first must not kill the test: ignore SIGPIPE, as any
    * program writing to sockets with libuv should. */
   signal(SIGPIPE, SIG_IGN);
   test_faults();
+  test_leave_during_delay();
   printf("test-fixture-faults: ok\n");
   return 0;
 }
