@@ -260,15 +260,6 @@ void adl_client_close(adl_client_t *c, adl_close_cb cb) {
 
 /* ---- requests ---------------------------------------------------------- */
 
-void adl__request_free(adl_request_t *r) {
-  adl__queue_remove(&r->all_node);
-  curl_slist_free_all(r->resolve);
-  free(r->url);
-  free(r->cur_url);
-  free((char *)r->opts.path);
-  free(r);
-}
-
 static adl_request_t *request_new(adl_client_t *c, const char *url,
                                   const adl_request_opts_t *o) {
   adl_request_t *r = calloc(1, sizeof(*r));

@@ -251,6 +251,15 @@ static int start_file(adl_request_t *r) {
   return st;
 }
 
+void adl__request_free(adl_request_t *r) {
+  adl__queue_remove(&r->all_node);
+  curl_slist_free_all(r->resolve);
+  free(r->url);
+  free(r->cur_url);
+  free((char *)r->opts.path);
+  free(r);
+}
+
 void adl__request_drop_temp(adl_request_t *r) {
   if (r->fd >= 0) {
     close(r->fd);
