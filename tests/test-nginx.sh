@@ -34,11 +34,21 @@ check_dir() { # every downloaded file equals the served one
   return 0
 }
 
+# Full TLS handshakes and resumed ones, counted by nginx ("r" = resumed),
+# per connection, for the run just made.
+tls_counts() {
+  [ -f "$d/tls.log" ] || { echo "0 0"; return; }
+  sort -u "$d/tls.log" | awk '$2 == "r" {r++} $2 != "r" {f++}
+    END {print f + 0, r + 0}'
+  : >"$d/tls.log"
+}
+
 for scheme in http https; do
   if [ $scheme = http ]; then port=$HTTP_PORT; tls=; else port=$HTTPS_PORT; tls="--cacert=$d/ca.pem"; fi
   base="$scheme://pokeapi.test:$port/api/v2/pokemon/"
   for s in serial session parallel; do
     out="$d/out-$scheme-$s"
+    : >"$d/tls.log"
     "$ASYNCDL" --strategy=$s --base-url="$base" $dns $tls --out="$out" \
       --json="$d/$scheme-$s.json" >"$d/stdout" 2>"$d/stderr" ||
       { cat "$d/stderr" >&2; fail "$scheme $s exited $?"; }
@@ -55,6 +65,18 @@ conns = sum(i["new_connections"] for i in items)
 want = {"serial": (151, 151), "session": (1, 1), "parallel": (2, 6)}[sys.argv[2]]
 assert want[0] <= conns <= want[1], (sys.argv[2], conns)
 PY
+    if [ $scheme = https ]; then
+      # serial models a fresh client per request: never a resumed TLS
+      # session; parallel's later connections resume the first ones'.
+      read -r full resumed < <(tls_counts)
+      echo "ok: https $s: $full full TLS handshakes, $resumed resumed"
+      case $s in
+        serial) [ "$resumed" = 0 ] && [ "$full" = 151 ] ||
+          fail "serial resumed TLS sessions ($full full, $resumed resumed)" ;;
+        session) [ $((full + resumed)) = 1 ] ||
+          fail "session: $full + $resumed TLS connections" ;;
+      esac
+    fi
     echo "ok: $scheme $s: 151 documents byte-identical"
   done
 done

@@ -42,6 +42,7 @@ worker_rlimit_nofile 16384;
 events { worker_connections 8192; }
 http {
   access_log off;
+  log_format tls '\$connection \$ssl_session_reused';
   default_type application/json;
   keepalive_requests 100000;
   keepalive_timeout 60s;
@@ -60,7 +61,11 @@ http {
     ssl_certificate $d/server.pem;
     ssl_certificate_key $d/server.key;
     ssl_protocols TLSv1.3;
+    ssl_session_cache shared:tls:1m;
+    access_log $d/tls.log tls; # connection number, "r" when resumed
     root $root;
+    # The same documents, sent slowly (a 20 KB one takes about 1 s).
+    location /slow/ { alias $root/api/v2/pokemon/; limit_rate 10k; }
   }
 }
 CONF
