@@ -9,14 +9,19 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: bench/run.sh [--quick] [--rtt=LIST] [--reps=N] [--out=DIR]
+usage: bench/run.sh [--quick] [--rtt=LIST] [--reps=N] [--out=DIR] [--sched=WHEN]
   --quick           RTT 20 ms, one repetition, scale at 10k only (< 2 min)
+  --sched=WHEN      the scheduler scenarios (bench/sched.sh, about 1.5 min,
+                    appended to OUT/sched.md) after the tables: auto (default:
+                    yes unless --count or --exec), yes, no, or only (set up,
+                    run them and nothing else; what bench/sched.sh does)
   --rtt=LIST        round trips in ms, default 0,5,20,50
   --reps=N          repetitions per contender (default 3; slow cells stop
                     early once --budget seconds are spent, min 1)
   --out=DIR         results directory (default bench/results)
 more: --build=DIR (default ./build, configured and compiled if needed)
   --no-build --asyncdl=PATH --fixture-gen=PATH --delayer=PATH
+  --host-lateness=PATH (default: next to the delayer)
   --count=N (first N documents only)  --protos=http,https
   --scale=10000,100000|none  --ks=6,64  --budget=S (default 8)
   --emulator=auto|netem|nfqueue
@@ -32,7 +37,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 PY=/usr/bin/python3
 RTTS='' REPS='' SCALE='' QUICK=0 OUT=$ROOT/bench/results BUILD=$ROOT/build NOBUILD=0
-ASYNCDL='' FIXGEN='' DELAYER='' EXEC='' COUNT=0 KS=6,64 PROTOS=http,https BUDGET=8 EMU=auto
+ASYNCDL='' FIXGEN='' DELAYER='' HOSTLAT='' SCHED=auto EXEC='' COUNT=0 KS=6,64 PROTOS=http,https BUDGET=8 EMU=auto
 HTTP_PORT=8080 HTTPS_PORT=8443 STATUS_PORT=8081 QUEUE=0
 for arg in "$@"; do
   case $arg in
@@ -45,6 +50,8 @@ for arg in "$@"; do
     --asyncdl=*) ASYNCDL=${arg#*=} ;;
     --fixture-gen=*) FIXGEN=${arg#*=} ;;
     --delayer=*) DELAYER=${arg#*=} ;;
+    --host-lateness=*) HOSTLAT=${arg#*=} ;;
+    --sched=*) SCHED=${arg#*=} ;;
     --count=*) COUNT=${arg#*=} ;;
     --protos=*) PROTOS=${arg#*=} ;;
     --scale=*) SCALE=${arg#*=} ;;
@@ -63,6 +70,11 @@ RTTS=${RTTS:-0,5,20,50} REPS=${REPS:-3} SCALE=${SCALE:-10000,100000}
 [[ $RTTS =~ ^[0-9.]+(,[0-9.]+)*$ && $REPS =~ ^[1-9][0-9]*$ && $COUNT =~ ^[0-9]+$ ]] ||
   { echo "bench: bad --rtt, --reps or --count" >&2; exit 2; }
 case $EMU in auto | netem | nfqueue) ;; *) echo "bench: bad --emulator" >&2; exit 2 ;; esac
+case $SCHED in
+  auto) if [ "$COUNT" = 0 ] && [ -z "$EXEC" ]; then SCHED=yes; else SCHED=no; fi ;;
+  yes | no | only) ;;
+  *) echo "bench: bad --sched" >&2; exit 2 ;;
+esac
 
 skip() { echo "bench: SKIP: $*" >&2; exit 77; }
 die() { echo "bench: ERROR: $*" >&2; exit 1; }
@@ -75,13 +87,14 @@ for tool in nginx dnsmasq openssl ping unshare "$PY"; do
 done
 
 # ---- binaries -----------------------------------------------------------------
-if [ "$NOBUILD" = 0 ] && [ -z "$ASYNCDL$FIXGEN$DELAYER" ]; then
+if [ "$NOBUILD" = 0 ] && [ -z "$ASYNCDL$FIXGEN$DELAYER$HOSTLAT" ]; then
   [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" "$ROOT" >/dev/null
   meson compile -C "$BUILD" >/dev/null || die "build failed in $BUILD"
 fi
 ASYNCDL=${ASYNCDL:-$BUILD/src/cli/asyncdl}
 FIXGEN=${FIXGEN:-$BUILD/src/fixture/adl-fixture-gen}
 DELAYER=${DELAYER:-$BUILD/bench/adl-delayer}
+HOSTLAT=${HOSTLAT:-$(dirname "$DELAYER")/adl-host-lateness}
 [ -x "$FIXGEN" ] || die "fixture generator $FIXGEN not built"
 [ -x "$ASYNCDL" ] || echo "bench: WARNING: $ASYNCDL not built: asyncdl contenders are left out" >&2
 
@@ -188,6 +201,8 @@ EOF
 printf 'nameserver 127.0.0.1\noptions timeout:2 attempts:2\n' >"$T/resolv.conf"
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
+# --sched=only keeps the last bench's raw results: its records go to $T.
+[ "$SCHED" = only ] && RESULTS=$T/results.jsonl
 : >"$RESULTS"
 
 # ---- namespace, servers ------------------------------------------------------------
@@ -275,14 +290,46 @@ set_rtt() {
   fi
 }
 
-echo "asyncdl bench: $NDOCS documents, RTT ${RTTS//,/, } ms, ${PROTOS//,/+}, up to $REPS reps," \
-  "delay by $EMU, namespace $NS, $(date -u '+%F %T UTC')"
+if [ "$SCHED" = only ]; then
+  echo "asyncdl scheduler scenarios: $NDOCS documents, RTT 0 and 20 ms, delay by $EMU," \
+    "namespace $NS, $(date -u '+%F %T UTC')"
+else
+  echo "asyncdl bench: $NDOCS documents, RTT ${RTTS//,/, } ms, ${PROTOS//,/+}, up to $REPS reps," \
+    "delay by $EMU, namespace $NS, $(date -u '+%F %T UTC')"
+fi
+export ADL_HTTP=http://pokeapi.test:$HTTP_PORT/api/v2/pokemon/ ADL_CA=$T/ca.pem ADL_ASYNCDL=$ASYNCDL \
+  ADL_HTTPS=https://pokeapi.test:$HTTPS_PORT/api/v2/pokemon/ ADL_NAMES=$T/names ADL_DOCS=$DOCS
 if [ -n "$EXEC" ]; then
   set_rtt "${RTTS%%,*}"
-  export ADL_HTTP=http://pokeapi.test:$HTTP_PORT/api/v2/pokemon/ ADL_CA=$T/ca.pem ADL_ASYNCDL=$ASYNCDL \
-    ADL_HTTPS=https://pokeapi.test:$HTTPS_PORT/api/v2/pokemon/ ADL_NAMES=$T/names ADL_DOCS=$DOCS
   nsdns bash -c "$EXEC" &
   wait $!
+  exit
+fi
+# The scheduler scenarios (bench/sched.sh): RTT 0, then 20 ms (checked by
+# the probe), then the section of OUT/sched.md. Returns 1 when a scenario
+# could not run or downloaded wrongly; a missed target is only reported.
+sched_phase() {
+  local rc=0
+  [ -x "$HOSTLAT" ] || { echo "bench: adl-host-lateness $HOSTLAT not built" >&2; return 1; }
+  [ -x "$ASYNCDL" ] || { echo "bench: asyncdl $ASYNCDL not built" >&2; return 1; }
+  RESULTS=$T/sched-results.jsonl # not mixed into the tables' raw results
+  export ADL_HOST_LATENESS=$HOSTLAT ADL_HTTP_PORT=$HTTP_PORT ADL_STATUS_PORT=$STATUS_PORT \
+    ADL_SCHED_DIR=$T/sched ADL_SCHED_MD=$OUT/sched.md ADL_EMULATOR=$EMU
+  [ "$EMU" = nfqueue ] && ADL_EMULATOR="NFQUEUE + adl-delayer ($RT)"
+  set_rtt 0
+  nsdns bash "$HERE/sched.sh" --part=rtt0 &
+  wait $! || rc=1
+  set_rtt 20
+  driver probe --rtt 20 --names "$T/names" --http-port $HTTP_PORT ||
+    die "the emulated path at RTT 20 ms is not what it should be"
+  nsdns bash "$HERE/sched.sh" --part=rtt20 &
+  wait $! || rc=1
+  set_rtt 0
+  bash "$HERE/sched.sh" --part=report || rc=1
+  return $rc
+}
+if [ "$SCHED" = only ]; then
+  sched_phase
   exit
 fi
 START=$(date +%s)
@@ -305,5 +352,11 @@ if [ "$SCALE" != none ]; then
     --asyncdl "$ASYNCDL" --http-port $HTTP_PORT
 fi
 echo "measured in $(($(date +%s) - START)) s"
-[ "$EMU" = nfqueue ] && EMU="NFQUEUE + adl-delayer ($RT)"
-"$PY" "$HERE/report.py" --results "$RESULTS" --out "$OUT" --emulator "$EMU" --asyncdl "$ASYNCDL"
+EMU_NAME=$EMU
+[ "$EMU" = nfqueue ] && EMU_NAME="NFQUEUE + adl-delayer ($RT)"
+rc=0
+"$PY" "$HERE/report.py" --results "$RESULTS" --out "$OUT" --emulator "$EMU_NAME" --asyncdl "$ASYNCDL" || rc=$?
+if [ "$SCHED" = yes ]; then
+  sched_phase || { [ "$rc" != 0 ] || rc=1; }
+fi
+exit "$rc"
