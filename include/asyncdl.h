@@ -30,8 +30,11 @@
  * sockets keep running. Calls that may touch the disk, synchronously on
  * the loop thread:
  *   - adl_client_new: c-ares reads /etc/resolv.conf and /etc/hosts;
- *   - the first TLS connection of a client: OpenSSL parses the CA bundle,
- *     once per client (about 16 ms for a 145-certificate system bundle);
+ *   - adl_client_new reads the CA bundle (the system's or o->cacert) into
+ *     memory; it is then parsed 16 certificates per loop iteration (about
+ *     1.5 ms each) before the first https transfer starts, once per
+ *     client (with libcurl on OpenSSL; otherwise libcurl parses it at the
+ *     first TLS connection, about 16 ms for a 145-certificate bundle);
  *   - requests with ADL_SINK_FILE: open(2) of the temporary file at the
  *     first body byte, one write(2) per body chunk (at most 16 KiB), and
  *     close(2) + rename(2) when the outcome is delivered; never fsync. Each
@@ -341,9 +344,10 @@ typedef struct adl_batch_opts_s {
 ADL_EXTERN void adl_batch_opts_init_size(adl_batch_opts_t *o, size_t size);
 #define adl_batch_opts_init(o) adl_batch_opts_init_size((o), sizeof(*(o)))
 
-/** Runs items pulled from o->next through c, keeping at most the client's
- * in-flight window (plus one) outstanding so memory stays flat for any list
- * length. No callback (next, result, done) runs inside this call: pulling
+/** Runs items pulled from o->next through c, keeping at most 2K + 16 items
+ * outstanding (K = the client's in-flight window): memory stays flat for
+ * any list length, and the scheduler can still pick among origins. No
+ * callback (next, result, done) runs inside this call: pulling
  * starts on the loop. *out is owned by the library and freed after the
  * done callback. */
 ADL_EXTERN int adl_batch_start(adl_client_t *c, const adl_batch_opts_t *o,

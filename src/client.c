@@ -111,8 +111,10 @@ static void on_part_closed(void *arg) {
   adl_client_t *c = arg;
   if (--c->closes_pending > 0)
     return;
-  /* Every curl socket is closed by now: the origins can go. */
+  /* Every curl socket is closed by now: the origins can go. Connections
+   * hold their own reference to the CA store. */
   adl__sched_free(&c->sched);
+  adl__castore_free(c->castore);
   /* Like uv_close: the callback may still read the client's data. */
   if (c->close_cb)
     c->close_cb(c);
@@ -142,20 +144,29 @@ static char *dup_or_null(const char *s, int *failed) {
   return d;
 }
 
-/* libcurl caches the parsed CA store only when it comes from a CA file
- * alone. Debian's libcurl also has a default CA path, which turns the
- * cache off: clear it whenever the CA file in use exists. */
-static int ca_file_alone(const adl_options_t *o) {
-  if (o->cacert != NULL)
-    return 1;
-  CURL *e = curl_easy_init();
+/* The trusted CAs are parsed once per client, whatever their source (the
+ * system bundle or --cacert): by our own store, in steps on the pump, when
+ * libcurl uses OpenSSL; otherwise by libcurl's CA cache, which works only
+ * for a CA file alone (Debian's default CA path would turn it off, and
+ * every new TLS connection would parse the whole bundle again). */
+static void setup_ca(adl_client_t *c) {
+  const adl_options_t *o = &c->opts;
+  if (o->insecure)
+    return;
+  const char *path = o->cacert;
+  CURL *e = NULL;
   char *def = NULL;
-  int ok = 0;
-  if (e != NULL && curl_easy_getinfo(e, CURLINFO_CAINFO, &def) == CURLE_OK &&
-      def != NULL)
-    ok = access(def, R_OK) == 0;
+  if (path == NULL) {
+    e = curl_easy_init();
+    if (e != NULL && curl_easy_getinfo(e, CURLINFO_CAINFO, &def) == CURLE_OK)
+      path = def;
+  }
+  if (path != NULL && access(path, R_OK) == 0) {
+    c->clear_capath = 1;
+    if (adl__castore_supported())
+      adl__castore_new(path, &c->castore); /* on failure, curl's way */
+  }
   curl_easy_cleanup(e);
-  return ok;
 }
 
 static int make_engines(adl_client_t *c, uv_loop_t *loop) {
@@ -171,6 +182,7 @@ static int make_engines(adl_client_t *c, uv_loop_t *loop) {
                            c->policy.max_host_conns);
   if (rc != 0)
     return rc;
+  c->sched.max_sockets = c->policy.max_total_conns;
   rc = adl__resolver_new(loop, &ro, &c->resolver);
   if (rc == 0) {
     rc = adl__pool_new(loop, &c->policy, adl__exec_on_curl_done, c, &c->pool);
@@ -220,7 +232,7 @@ int adl_client_new(uv_loop_t *loop, const adl_options_t *o,
   c->opts.dns_servers = c->dns_servers;
   c->opts.user_agent = c->user_agent;
   c->opts.cacert = c->cacert;
-  c->clear_capath = ca_file_alone(&c->opts);
+  setup_ca(c);
   c->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)c ^ 0x9e3779b97f4a7c15ull;
   if (c->rng == 0)
     c->rng = 1;
@@ -228,6 +240,7 @@ int adl_client_new(uv_loop_t *loop, const adl_options_t *o,
   init_lists(c);
   int rc = failed ? ADL_ENOMEM : make_engines(c, loop);
   if (rc != 0) {
+    adl__castore_free(c->castore);
     free_strings(c);
     free(c);
     return rc;

@@ -13,6 +13,7 @@
 #define ADL_CLIENT_H
 
 #include "asyncdl.h"
+#include "castore.h"
 #include "origin.h"
 #include "pool.h"
 #include "queue.h"
@@ -87,6 +88,7 @@ struct adl_client_s {
   adl_options_t opts;     /* strings point to the copies below */
   char *dns_servers, *user_agent, *cacert;
   int clear_capath;       /* the CA file alone, so curl caches the store */
+  adl__castore_t *castore; /* parsed by us, in steps; NULL: curl's own */
   adl__policy_t policy;
   adl__rq_limits_t limits;
   adl__sched_t sched;     /* origins, their queues, slots */

@@ -488,12 +488,23 @@ static void admit(adl_client_t *c) {
     apply(ADL_QUEUE_DATA(node, adl_request_t, node), ADL__EV_ADMIT, 0);
 }
 
+/* Whether r may start now: an https request waits until the CA store is
+ * parsed, one bounded step per pass. */
+static int trust_ready(adl_client_t *c, const adl_request_t *r) {
+  if (!r->origin->https || c->castore == NULL ||
+      adl__castore_ready(c->castore))
+    return 1;
+  return adl__castore_step(c->castore, ADL__CASTORE_CERTS_PER_STEP);
+}
+
 static void start_some(adl_client_t *c) {
   unsigned starts = c->opts.starts_per_pass;
   unsigned connects = c->opts.connects_per_pass;
   while (starts > 0 && !adl__queue_empty(&c->starts)) {
     adl_request_t *r =
         ADL_QUEUE_DATA(adl__queue_head(&c->starts), adl_request_t, node);
+    if (!trust_ready(c, r))
+      break; /* the rest of the store on the next iteration */
     int fresh = likely_new_connection(r);
     if (fresh && connects == 0)
       break; /* the handshakes wait for the next iteration */

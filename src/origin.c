@@ -125,24 +125,50 @@ void adl__sched_dequeue(adl__origin_t *o, adl__queue_t *node) {
     adl__queue_remove(&o->ring_node);
 }
 
+/* An idle connection no admitted request has claimed yet. */
+static int idle_for_admission(const adl__origin_t *o) {
+  return o->open_sockets > o->inflight;
+}
+
+/* The first origin on the ring, from q on, that may take one more. */
+static adl__origin_t *next_eligible(adl__sched_t *s, adl__queue_t *q,
+                                    int want_idle) {
+  for (; q != &s->ring; q = q->next) {
+    adl__origin_t *o = ADL_QUEUE_DATA(q, adl__origin_t, ring_node);
+    if (o->inflight < s->per_origin && (!want_idle || idle_for_admission(o)))
+      return o;
+  }
+  return NULL;
+}
+
 adl__queue_t *adl__sched_next(adl__sched_t *s, adl__origin_t **origin) {
   if (s->inflight >= s->max_inflight)
     return NULL;
-  adl__queue_t *q;
-  ADL_QUEUE_FOREACH(q, &s->ring) {
-    adl__origin_t *o = ADL_QUEUE_DATA(q, adl__origin_t, ring_node);
-    if (o->inflight >= s->per_origin)
-      continue;
-    adl__queue_t *node = adl__queue_head(&o->waiting);
-    adl__sched_dequeue(o, node);
-    if (o->nwaiting > 0) { /* its turn is over: to the back */
-      adl__queue_remove(&o->ring_node);
-      adl__queue_insert_tail(&s->ring, &o->ring_node);
+  adl__origin_t *o = next_eligible(s, s->ring.next, 0);
+  if (o == NULL)
+    return NULL;
+  /* Passing o over is safe while it has a connection of its own (it goes
+   * first again the moment that one is idle); without one, at most K
+   * times in a row. */
+  if (s->max_sockets > 0 && s->open_sockets >= s->max_sockets &&
+      !idle_for_admission(o) &&
+      (o->open_sockets > 0 || o->skips < s->max_inflight)) {
+    adl__origin_t *reuse = next_eligible(s, o->ring_node.next, 1);
+    if (reuse != NULL) {
+      o->skips++;
+      o = reuse;
     }
-    *origin = o;
-    return node;
   }
-  return NULL;
+  if (o == next_eligible(s, s->ring.next, 0))
+    o->skips = 0;
+  adl__queue_t *node = adl__queue_head(&o->waiting);
+  adl__sched_dequeue(o, node);
+  if (o->nwaiting > 0) { /* its turn is over: to the back */
+    adl__queue_remove(&o->ring_node);
+    adl__queue_insert_tail(&s->ring, &o->ring_node);
+  }
+  *origin = o;
+  return node;
 }
 
 void adl__sched_take_slot(adl__origin_t *o) {
@@ -155,11 +181,16 @@ void adl__sched_release_slot(adl__origin_t *o) {
   o->sched->inflight--;
 }
 
-void adl__sched_socket_opened(adl__origin_t *o) { o->open_sockets++; }
+void adl__sched_socket_opened(adl__origin_t *o) {
+  o->open_sockets++;
+  o->sched->open_sockets++;
+}
 
 void adl__sched_socket_closed(adl__origin_t *o) {
-  if (o->open_sockets > 0)
+  if (o->open_sockets > 0) {
     o->open_sockets--;
+    o->sched->open_sockets--;
+  }
   maybe_free(o);
 }
 

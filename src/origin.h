@@ -23,6 +23,8 @@ typedef struct adl__origin_s {
   unsigned inflight;       /* slots held by its requests */
   unsigned running;        /* its requests whose transfer curl has */
   unsigned open_sockets;   /* sockets curl opened and has not closed */
+  unsigned skips;          /* turns given to origins with idle
+                              connections while this one waited first */
   unsigned refs;
   uint64_t hash;
   uint64_t curl_dns_gen;   /* resolver generation last handed to curl */
@@ -39,6 +41,8 @@ typedef struct adl__sched_s {
   unsigned inflight;       /* slots held in all */
   unsigned max_inflight;   /* K */
   unsigned per_origin;     /* cap per origin */
+  unsigned open_sockets;   /* in all */
+  unsigned max_sockets;    /* curl's total connection cap, 0 = none */
 } adl__sched_t;
 
 /* 0, or ADL_ENOMEM. */
@@ -58,9 +62,15 @@ void adl__sched_unref(adl__origin_t *o);
 void adl__sched_enqueue(adl__origin_t *o, adl__queue_t *node, int front);
 void adl__sched_dequeue(adl__origin_t *o, adl__queue_t *node);
 
-/* The next request to admit: the head of the first origin on the ring
- * that is under its cap, when the client is under K. The node is removed
- * from its queue and the origin moves to the ring's tail. NULL if none. */
+/* The next request to admit, when the client is under K: the head of the
+ * first origin on the ring that is under its cap. But when every allowed
+ * connection is open and that origin has no idle one (a new connection
+ * would make curl close another origin's idle one), an origin further on
+ * that has an idle connection goes first, so connections are reused
+ * rather than churned. A waiting origin that has a connection (busy) is
+ * served as soon as that one is idle; one with none is passed over at
+ * most K times in a row, so no origin is starved. The node is removed from its queue
+ * and the origin moves to the ring's tail. NULL if none. */
 adl__queue_t *adl__sched_next(adl__sched_t *s, adl__origin_t **origin);
 
 void adl__sched_take_slot(adl__origin_t *o);

@@ -311,6 +311,12 @@ static int on_closesocket(void *clientp, curl_socket_t fd) {
   return close(fd);
 }
 
+static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *arg) {
+  (void)e;
+  adl__castore_install(arg, ssl_ctx);
+  return CURLE_OK;
+}
+
 void adl__easy_template(adl_client_t *c, CURL *e) {
   const adl_options_t *o = &c->opts;
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -329,13 +335,21 @@ void adl__easy_template(adl_client_t *c, CURL *e) {
   }
   if (o->max_size > 0)
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_size);
-  if (o->cacert != NULL)
-    curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert);
-  /* libcurl caches the parsed CA store (per multi, 24 h) only when it
-   * comes from a CA file alone; Debian's default CA path would make every
-   * new TLS connection parse the whole bundle again on the loop. */
-  if (c->clear_capath)
+  if (c->castore != NULL) {
+    /* Our store, parsed once in steps: curl loads no CA file itself. */
+    curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
     curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+    curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, c->castore);
+  } else {
+    if (o->cacert != NULL)
+      curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert);
+    /* libcurl caches the parsed CA store (per multi, 24 h) only when it
+     * comes from a CA file alone; Debian's default CA path would make
+     * every new TLS connection parse the whole bundle again. */
+    if (c->clear_capath)
+      curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+  }
   if (o->insecure) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(gcc g++ clang libclang-rt-14-dev meson ninja-build pkg-config
-          libuv1-dev libcurl4-openssl-dev libc-ares-dev
+          libuv1-dev libcurl4-openssl-dev libc-ares-dev libssl-dev
           dnsmasq-base nginx-light openssl curl valgrind python3
           python3-requests python3-aiohttp iproute2 iptables iputils-ping time)
 missing=()

@@ -110,9 +110,53 @@ static void test_idle_and_lifetime(void) {
   adl__sched_free(&s);
 }
 
+/* With every allowed connection open, an origin that would need a new one
+ * (making curl close another origin's idle connection) lets an origin
+ * with an idle connection go first, at most K times in a row. */
+static void test_prefer_reuse(void) {
+  adl__sched_t s;
+  ASSERT_EQ(adl__sched_init(&s, 2, 2), 0);
+  s.max_sockets = 2;
+  adl__origin_t *a = adl__sched_ref(&s, 0, "a.test", 80);
+  adl__origin_t *b = adl__sched_ref(&s, 0, "b.test", 80);
+  adl__sched_socket_opened(b); /* b has two idle connections */
+  adl__sched_socket_opened(b);
+  ASSERT_EQ(s.open_sockets, 2);
+  item_t items[8];
+  for (int i = 0; i < 8; i++) {
+    items[i].tag = i % 2 ? 'b' : 'a';
+    adl__sched_enqueue(i % 2 ? b : a, &items[i].node, 0);
+  }
+  /* a is first on the ring, but b reuses: b, then a is passed over once
+   * more (b's second idle connection), then K = 2 skips are used up. */
+  char got[8] = {0};
+  for (int round = 0; round < 3; round++) {
+    got[round] = admit_one(&s);
+    adl__origin_t *o = got[round] == 'a' ? a : b;
+    adl__sched_release_slot(o); /* done at once, connection idle again */
+  }
+  ASSERT_STR_EQ(got, "bba");
+  ASSERT_EQ(a->skips, 0);
+  /* With a free connection slot nobody is passed over. */
+  adl__sched_socket_closed(b);
+  ASSERT_EQ(admit_one(&s), 'b'); /* the ring's turn: b after a */
+  ASSERT_EQ(admit_one(&s), 'a');
+  adl__origin_t *o;
+  while (adl__sched_next(&s, &o) != NULL || s.inflight > 0) {
+    if (a->inflight) adl__sched_release_slot(a);
+    if (b->inflight) adl__sched_release_slot(b);
+  }
+  adl__sched_socket_closed(b);
+  adl__sched_unref(a);
+  adl__sched_unref(b);
+  ASSERT_EQ(s.norigins, 0);
+  adl__sched_free(&s);
+}
+
 int main(void) {
   test_round_robin();
   test_idle_and_lifetime();
+  test_prefer_reuse();
   printf("test-origin: passed\n");
   return 0;
 }
