@@ -25,9 +25,12 @@
  * fails at once.
  *
  * Time on the loop. No call blocks on the network. The library's work per
- * loop iteration is bounded (see completions_per_pass and starts_per_pass):
- * the rest continues on the next iteration, so the host's own timers and
- * sockets keep running. Calls that may touch the disk, synchronously on
+ * loop iteration is bounded: completions_per_pass done callbacks,
+ * starts_per_pass attempts (connects_per_pass of them new connections),
+ * and at most 32 socket events or about 1 ms of socket work; the rest
+ * continues on the next iteration, so the host's own timers and sockets
+ * keep running (measured in bench/: 1 ms timer p99 lateness 0.2-0.7 ms
+ * while 10,000 requests run at RTT 0). Calls that may touch the disk, synchronously on
  * the loop thread:
  *   - adl_client_new: c-ares reads /etc/resolv.conf and /etc/hosts;
  *   - adl_client_new reads the CA bundle (the system's or o->cacert) into

@@ -184,22 +184,104 @@ static void on_dns_sent(uv_udp_send_t *req, int st) {
 }
 
 static unsigned g_queries; /* datagrams the SERVFAIL responder saw */
+static unsigned g_answer_first; /* queries answered properly before that */
+
+/* Turns the query in buf (n bytes) into a good answer: 127.0.0.1 with TTL
+ * 0 for A, no records for anything else. Returns the new length. */
+static size_t good_answer(char *buf, size_t n) {
+  size_t q = 12;
+  while (q < n && buf[q] != 0)
+    q += 1 + (unsigned char)buf[q];
+  size_t qend = q + 5; /* root label, QTYPE, QCLASS */
+  if (qend > n)
+    return n;
+  int is_a = buf[q + 1] == 0 && buf[q + 2] == 1;
+  buf[2] = (char)(buf[2] | 0x80);
+  buf[3] = (char)(buf[3] & 0xF0);
+  if (!is_a)
+    return qend;
+  static const char rr[] = {(char)0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 0,
+                            0, 4, 127, 0, 0, 1};
+  memcpy(buf + qend, rr, sizeof(rr));
+  buf[7] = 1; /* ANCOUNT */
+  return qend + sizeof(rr);
+}
 
 static void on_dns_query(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
                          const struct sockaddr *from, unsigned flags) {
   (void)flags;
-  if (n < 12 || from == NULL)
+  if (n < 12 || from == NULL || (size_t)n > 400)
     return;
   g_queries++;
-  /* Echo the query with QR set and RCODE 2; no answers. */
-  b->base[2] = (char)(b->base[2] | 0x80);
-  b->base[3] = (char)((b->base[3] & 0xF0) | 2);
-  uv_udp_send_t *req = malloc(sizeof(*req) + (size_t)n);
+  uv_udp_send_t *req = malloc(sizeof(*req) + 512);
   ASSERT(req != NULL);
   char *copy = (char *)(req + 1);
   memcpy(copy, b->base, (size_t)n);
-  uv_buf_t out = uv_buf_init(copy, (unsigned)n);
+  size_t len = (size_t)n;
+  if (g_answer_first > 0) {
+    g_answer_first--;
+    len = good_answer(copy, len);
+  } else {
+    /* Echo the query with QR set and RCODE 2; no answers. */
+    copy[2] = (char)(copy[2] | 0x80);
+    copy[3] = (char)((copy[3] & 0xF0) | 2);
+  }
+  uv_buf_t out = uv_buf_init(copy, (unsigned)len);
   ASSERT_EQ(uv_udp_send(req, h, &out, 1, from, on_dns_sent), 0);
+}
+
+static int refresh_failed(adl__resolver_t *r) {
+  adl__dns_view_t v;
+  return adl__resolver_peek(r, "pokeapi.test", &v) == ADL__DNS_STALE &&
+         v.refresh_status != 0;
+}
+
+/* A name answered once (TTL 0), then SERVFAIL: the expired answer is still
+ * served within max_stale, the failed refresh is recorded on it, and the
+ * failing server is not asked again for a while. */
+static void test_failed_refresh(void) {
+  uv_loop_t loop;
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  uv_udp_t srv;
+  ASSERT_EQ(uv_udp_init(&loop, &srv), 0);
+  struct sockaddr_in sa;
+  ASSERT_EQ(uv_ip4_addr("127.0.0.1", 0, &sa), 0);
+  ASSERT_EQ(uv_udp_bind(&srv, (struct sockaddr *)&sa, 0), 0);
+  ASSERT_EQ(uv_udp_recv_start(&srv, on_dns_alloc, on_dns_query), 0);
+  struct sockaddr_storage bound;
+  int blen = sizeof(bound);
+  ASSERT_EQ(uv_udp_getsockname(&srv, (struct sockaddr *)&bound, &blen), 0);
+  char server[64];
+  snprintf(server, sizeof(server), "127.0.0.1:%d",
+           ntohs(((struct sockaddr_in *)&bound)->sin_port));
+  g_queries = 0;
+  g_answer_first = 2; /* A and AAAA of the first lookup */
+  adl__resolver_t *r;
+  adl__resolver_opts_t o = {.servers = server, .timeout_ms = 300, .tries = 1,
+                            .cache_max = 8, .max_stale_ms = 5000};
+  ASSERT_EQ(adl__resolver_new(&loop, &o, &r), 0);
+  answer_t a;
+  resolve_sync(&loop, r, "pokeapi.test", &a);
+  ASSERT_EQ(a.status, 0);
+  ASSERT_STR_EQ(a.addrs, "127.0.0.1");
+  adl__dns_view_t v;
+  ASSERT_EQ(adl__resolver_peek(r, "pokeapi.test", &v), ADL__DNS_STALE);
+  ASSERT_EQ(v.refresh_status, 0);
+  ASSERT_EQ(adl__resolver_refresh(r, "pokeapi.test"), 0);
+  uint64_t t0 = uv_hrtime();
+  while (!refresh_failed(r) && uv_hrtime() - t0 < 2000000000u)
+    uv_run(&loop, UV_RUN_NOWAIT);
+  ASSERT_EQ(adl__resolver_peek(r, "pokeapi.test", &v), ADL__DNS_STALE);
+  ASSERT_STR_EQ(v.addrs, "127.0.0.1"); /* kept */
+  ASSERT_EQ(v.refresh_status, ADL_EDNS);
+  uint64_t q = adl__resolver_queries(r);
+  ASSERT_EQ(adl__resolver_refresh(r, "pokeapi.test"), 0);
+  ASSERT_EQ(adl__resolver_queries(r), q); /* not again so soon */
+  int closed = 0;
+  adl__resolver_close(r, on_closed, &closed);
+  uv_close((uv_handle_t *)&srv, NULL);
+  ADL_TEST_LOOP_CLOSE(&loop);
+  ASSERT_EQ(closed, 1);
 }
 
 static void test_servfail(void) {
@@ -425,6 +507,7 @@ int main(int argc, char **argv) {
   ASSERT_EQ(adl_library_init(), 0);
   test_timeout();
   test_servfail();
+  test_failed_refresh();
   if (server == NULL || server[0] == '\0') {
     fprintf(stderr, "ADL_DNS_SERVER not set (run via with-dnsmasq.sh)\n");
     adl_library_shutdown();
