@@ -230,6 +230,21 @@ static void on_dns_query(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
   ASSERT_EQ(uv_udp_send(req, h, &out, 1, from, on_dns_sent), 0);
 }
 
+/* Our DNS responder on a free loopback port; its "IP:PORT" in server. */
+static void start_responder(uv_loop_t *loop, uv_udp_t *srv, char *server,
+                            size_t cap) {
+  ASSERT_EQ(uv_udp_init(loop, srv), 0);
+  struct sockaddr_in sa;
+  ASSERT_EQ(uv_ip4_addr("127.0.0.1", 0, &sa), 0);
+  ASSERT_EQ(uv_udp_bind(srv, (struct sockaddr *)&sa, 0), 0);
+  ASSERT_EQ(uv_udp_recv_start(srv, on_dns_alloc, on_dns_query), 0);
+  struct sockaddr_storage bound;
+  int blen = sizeof(bound);
+  ASSERT_EQ(uv_udp_getsockname(srv, (struct sockaddr *)&bound, &blen), 0);
+  snprintf(server, cap, "127.0.0.1:%d",
+           ntohs(((struct sockaddr_in *)&bound)->sin_port));
+}
+
 static int refresh_failed(adl__resolver_t *r) {
   adl__dns_view_t v;
   return adl__resolver_peek(r, "pokeapi.test", &v) == ADL__DNS_STALE &&
@@ -243,17 +258,8 @@ static void test_failed_refresh(void) {
   uv_loop_t loop;
   ASSERT_EQ(uv_loop_init(&loop), 0);
   uv_udp_t srv;
-  ASSERT_EQ(uv_udp_init(&loop, &srv), 0);
-  struct sockaddr_in sa;
-  ASSERT_EQ(uv_ip4_addr("127.0.0.1", 0, &sa), 0);
-  ASSERT_EQ(uv_udp_bind(&srv, (struct sockaddr *)&sa, 0), 0);
-  ASSERT_EQ(uv_udp_recv_start(&srv, on_dns_alloc, on_dns_query), 0);
-  struct sockaddr_storage bound;
-  int blen = sizeof(bound);
-  ASSERT_EQ(uv_udp_getsockname(&srv, (struct sockaddr *)&bound, &blen), 0);
   char server[64];
-  snprintf(server, sizeof(server), "127.0.0.1:%d",
-           ntohs(((struct sockaddr_in *)&bound)->sin_port));
+  start_responder(&loop, &srv, server, sizeof(server));
   g_queries = 0;
   g_answer_first = 2; /* A and AAAA of the first lookup */
   adl__resolver_t *r;
@@ -288,17 +294,8 @@ static void test_servfail(void) {
   uv_loop_t loop;
   ASSERT_EQ(uv_loop_init(&loop), 0);
   uv_udp_t srv;
-  ASSERT_EQ(uv_udp_init(&loop, &srv), 0);
-  struct sockaddr_in sa;
-  ASSERT_EQ(uv_ip4_addr("127.0.0.1", 0, &sa), 0);
-  ASSERT_EQ(uv_udp_bind(&srv, (struct sockaddr *)&sa, 0), 0);
-  ASSERT_EQ(uv_udp_recv_start(&srv, on_dns_alloc, on_dns_query), 0);
-  struct sockaddr_storage bound;
-  int blen = sizeof(bound);
-  ASSERT_EQ(uv_udp_getsockname(&srv, (struct sockaddr *)&bound, &blen), 0);
   char server[64];
-  snprintf(server, sizeof(server), "127.0.0.1:%d",
-           ntohs(((struct sockaddr_in *)&bound)->sin_port));
+  start_responder(&loop, &srv, server, sizeof(server));
   adl__resolver_t *r;
   adl__resolver_opts_t o = {
       .servers = server, .timeout_ms = 2000, .tries = 2, .cache_max = 8};
