@@ -80,7 +80,8 @@ meson compile -C build-asan
 step "test: all suites under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  meson test -C build-asan --print-errorlogs --no-suite bench-smoke
+  meson test -C build-asan --print-errorlogs --no-suite bench-smoke \
+    --no-suite frontdoor
 tally build-asan
 
 step "fuzz: libFuzzer harnesses, 20 s each (FUZZ_SECONDS to change)"
