@@ -221,6 +221,11 @@ typedef struct adl_result_s {
   uint64_t disk_max_us;  /* slowest single file-sink call (open, write,
                             close, rename) */
   adl_request_id_t id;
+  uint64_t admitted_at_us; /* when admitted, on uv_hrtime()'s clock (µs):
+                              places requests on one time axis */
+  unsigned server_closed; /* the last response said Connection: close (or
+                             was HTTP/1.0 without keep-alive): its
+                             connection could not be reused */
 } adl_result_t;
 
 /** Body chunk callback; return 0 to continue, nonzero to abort the request

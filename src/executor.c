@@ -303,8 +303,10 @@ static void complete(adl_request_t *r, int status) {
     adl__sched_unref(r->next_origin);
     r->next_origin = NULL;
   }
-  if (r->t_admit == 0)
+  if (r->t_admit == 0) {
     r->t_admit = now;
+    r->res.admitted_at_us = now / 1000;
+  }
   if (r->t_backoff != 0) {
     r->res.backoff_us += (now - r->t_backoff) / 1000;
     r->t_backoff = 0;
@@ -339,8 +341,10 @@ static void perform(adl_request_t *r, const adl__rq_action_t *a,
   switch (a->kind) {
   case ADL__ACT_TAKE_SLOT:
     adl__sched_take_slot(r->origin);
-    if (r->t_admit == 0)
+    if (r->t_admit == 0) {
       r->t_admit = uv_hrtime();
+      r->res.admitted_at_us = r->t_admit / 1000;
+    }
     break;
   case ADL__ACT_RELEASE_SLOT:
     adl__sched_release_slot(r->origin);

@@ -137,6 +137,16 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud) {
   }
   if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
     r->retry_after_ms = -1; /* a new response (1xx may precede the final) */
+    /* HTTP/1.0 closes unless it says keep-alive. */
+    r->res.server_closed = len >= 8 && memcmp(buf, "HTTP/1.0", 8) == 0;
+  } else if (len > 11 && strncasecmp(buf, "Connection:", 11) == 0) {
+    const char *v = buf + 11, *end = buf + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+      v++;
+    if ((size_t)(end - v) >= 5 && strncasecmp(v, "close", 5) == 0)
+      r->res.server_closed = 1;
+    else if ((size_t)(end - v) >= 10 && strncasecmp(v, "keep-alive", 10) == 0)
+      r->res.server_closed = 0;
   } else if (len > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
     char tmp[64];
     size_t m = len - 12 < sizeof(tmp) - 1 ? len - 12 : sizeof(tmp) - 1;

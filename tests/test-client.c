@@ -86,6 +86,8 @@ static void run_until(ctx_t *x, unsigned n) {
     uv_run(&x->loop, UV_RUN_ONCE);
 }
 
+static int g_server_keep_alive = 1; /* 0: the fixture closes each time */
+
 static void setup(ctx_t *x, unsigned rtt) {
   memset(x, 0, sizeof(*x));
   g_ctx = x;
@@ -93,6 +95,7 @@ static void setup(ctx_t *x, unsigned rtt) {
   fixture_opts_t fo;
   fixture_opts_init(&fo);
   fo.rtt_ms = rtt;
+  fo.keep_alive = g_server_keep_alive;
   ASSERT_EQ(fixture_start(&x->loop, &fo, &x->fx), 0);
   snprintf(x->base, sizeof(x->base), "http://127.0.0.1:%d",
            fixture_port(x->fx));
@@ -181,6 +184,13 @@ static void run_list(adl_strategy_t s, unsigned k, unsigned n, unsigned rtt,
       ASSERT_GT(x.results[i].connect_us, 0);
     else
       ASSERT_EQ(x.results[i].connect_us, 0);
+    /* The fixture answers "Connection: close" exactly when it closes. */
+    ASSERT_EQ(x.results[i].server_closed, !g_server_keep_alive);
+    ASSERT_GT(x.results[i].admitted_at_us, 0);
+    /* One at a time: each is admitted once the one before is done. */
+    if (i > 0 && s != ADL_STRATEGY_PARALLEL)
+      ASSERT_GE(x.results[i].admitted_at_us + 1,
+                x.results[i - 1].admitted_at_us + x.results[i - 1].total_us);
   }
   /* The local port tells connections apart: one for session, a new one
    * for every serial request. */
@@ -191,7 +201,7 @@ static void run_list(adl_strategy_t s, unsigned k, unsigned n, unsigned rtt,
       j++;
     distinct_ports += j == i;
   }
-  if (s == ADL_STRATEGY_SESSION)
+  if (s == ADL_STRATEGY_SESSION && g_server_keep_alive)
     ASSERT_EQ(distinct_ports, 1);
   if (s == ADL_STRATEGY_SERIAL)
     ASSERT_EQ(distinct_ports, n);
@@ -214,6 +224,16 @@ static void test_session(void) {
   run_list(ADL_STRATEGY_SESSION, 1, 40, 0, &st);
   ASSERT_EQ(st.connections_accepted, 1);
   ASSERT_EQ(st.max_inflight, 1);
+}
+
+/* A server that closes after every response (Connection: close): session
+ * cannot reuse, and every result says why. */
+static void test_server_closes(void) {
+  fixture_stats_t st;
+  g_server_keep_alive = 0;
+  run_list(ADL_STRATEGY_SESSION, 1, 10, 0, &st);
+  g_server_keep_alive = 1;
+  ASSERT_EQ(st.connections_accepted, 10);
 }
 
 static void test_parallel(void) {
@@ -381,6 +401,7 @@ int main(void) {
   ASSERT_EQ(adl_library_init(), 0);
   test_serial();
   test_session();
+  test_server_closes();
   test_parallel();
   test_cancel_and_close();
   test_close_from_callback();
