@@ -31,7 +31,8 @@ def cmd_report(path):
         print('requests=%s ok=%s failed=%s bytes=%s connections=%s new_conns=%d items=%d '
               'wall_ms=%s disk_max_us=%s' % (
                   s.get('requests'), s.get('ok'), s.get('failed'), s.get('bytes'),
-                  s.get('connections'), sum(int(i.get('new_connections', 0)) for i in items),
+                  s.get('connections_opened', s.get('connections')),
+                  sum(int(i.get('new_connections', 0)) for i in items),
                   len(items), s.get('wall_ms'), disk))
 
 

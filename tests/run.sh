@@ -12,7 +12,9 @@ cd "$(dirname "$0")/.."
 packages=(gcc g++ clang libclang-rt-14-dev meson ninja-build pkg-config
           libuv1-dev libcurl4-openssl-dev libc-ares-dev libssl-dev
           dnsmasq-base nginx-light openssl curl valgrind python3
-          python3-requests python3-aiohttp iproute2 iptables iputils-ping time)
+          python3-requests python3-aiohttp python3-jsonschema iproute2 iptables
+          iputils-ping time
+          groff-base)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -177,7 +177,10 @@ static char *slurp(const char *path, size_t *len) {
 }
 
 /* Validates the file here, then (when python3 exists) runs a Python check
- * on the parsed document: `d` is the document, a failed assert exits 1. */
+ * on the parsed document: `d` is the document, a failed assert exits 1.
+ * Where python3-jsonschema is installed, the document must also match
+ * docs/report.schema.json (tests/test-schema.sh does the same for the
+ * tool's real reports). */
 static void check_json_file(const char *path, const char *py_assertions) {
   size_t len;
   char *text = slurp(path, &len);
@@ -191,8 +194,20 @@ static void check_json_file(const char *path, const char *py_assertions) {
   FILE *f = fopen(script, "w");
   ASSERT(f != NULL);
   fprintf(f,
-          "import json, sys\nd = json.load(open(sys.argv[1], "
-          "encoding='utf-8'))\n%s\n",
+          "import json, os, sys\nd = json.load(open(sys.argv[1], "
+          "encoding='utf-8'))\n"
+          "root = os.environ.get('ADL_SOURCE_ROOT')\n"
+          "try:\n    import jsonschema\nexcept ImportError:\n"
+          "    jsonschema = None\n"
+          "if root and jsonschema:\n"
+          "    s = json.load(open(os.path.join(root, 'docs', "
+          "'report.schema.json')))\n"
+          "    errs = list(jsonschema.Draft7Validator(s).iter_errors(d))\n"
+          "    for e in errs:\n"
+          "        print('schema: %%s: %%s' %% (list(e.absolute_path), "
+          "e.message))\n"
+          "    assert not errs\n"
+          "%s\n",
           py_assertions);
   ASSERT_EQ(fclose(f), 0);
   snprintf(cmd, sizeof(cmd), "python3 '%s' '%s'", script, path);
@@ -220,11 +235,12 @@ static cli_row_t make_row(const char *strategy, unsigned k, uint64_t wall_us) {
   cli_row_t r;
   memset(&r, 0, sizeof(r));
   r.strategy = strategy;
-  r.connections = k;
+  r.max_connections = k;
   r.repeats = 1;
   r.median.wall_us = wall_us;
   r.median.requests = 151;
   r.median.ok = 151;
+  r.median.bytes = 1850000;
   r.median.connections = k;
   r.median.requests_per_s = 151.0 / ((double)wall_us / 1e6);
   r.median.bytes_per_s = 1234567.0;
@@ -272,35 +288,9 @@ static void expect_cells(const char *line, const char *const *cells, size_t n) {
   ASSERT_EQ(i, n);
 }
 
-static void test_table(void) {
-  cli_row_t rows[3] = {make_row("serial", 1, 3000000),
-                       make_row("session", 1, 1500000),
-                       make_row("parallel", 6, 500000)};
-  rows[0].median.connections = 151;
-  rows[2].repeats = 3;
-  rows[2].wall_min_us = 480000;
-  rows[2].wall_max_us = 1234567;
-  rows[1].median.failed = 2;
-  char *text = table_text(rows, 3), buf[512];
-
-  static const char *const head[] = {
-      "strategy", "wall", "s",   "min-max", "req/s", "MB/s",   "conns",
-      "p50",      "ms",   "p95", "ms",      "fail",  "speedup"};
-  expect_cells(line_of(text, "strategy", buf, sizeof(buf)), head, 13);
-  static const char *const serial[] = {"serial", "3.000", "-",    "50.3",
-                                       "1.23",   "151",   "12.3", "100.0",
-                                       "0",      "1.00x"};
-  expect_cells(line_of(text, "serial", buf, sizeof(buf)), serial, 10);
-  static const char *const session[] = {"session", "1.500", "-",    "100.7",
-                                        "1.23",    "1",     "12.3", "100.0",
-                                        "2",       "2.00x"};
-  expect_cells(line_of(text, "session", buf, sizeof(buf)), session, 10);
-  static const char *const par[] = {"parallel", "0.500", "0.480-1.235", "302.0",
-                                    "1.23",     "6",     "12.3",        "100.0",
-                                    "0",        "6.00x"};
-  expect_cells(line_of(text, "parallel", buf, sizeof(buf)), par, 10);
-
-  /* Aligned: every line has the same width, no trailing blanks, no ANSI. */
+/* Aligned: every line has the same width, no trailing blanks, no ANSI;
+ * returns the width. */
+static size_t check_aligned(const char *text, size_t nlines) {
   size_t width = strcspn(text, "\n"), lines = 0;
   for (const char *p = text; *p != '\0'; lines++) {
     size_t n = strcspn(p, "\n");
@@ -308,23 +298,76 @@ static void test_table(void) {
     ASSERT(p[n - 1] != ' ');
     p += n + 1;
   }
-  ASSERT_EQ(lines, 5); /* header, rule, three rows */
+  ASSERT_EQ(lines, nlines);
   ASSERT(strchr(text, '\x1b') == NULL);
   ASSERT(strncmp(text + width + 1, "--------  ", 10) == 0);
+  return width;
+}
+
+static void test_table(void) {
+  cli_row_t rows[3] = {make_row("serial", 1, 3000000),
+                       make_row("session", 1, 1500000),
+                       make_row("parallel", 6, 500000)};
+  rows[0].median.connections = 151;
+  rows[1].median.failed = 2;
+  rows[1].median.ok = 149; /* req/s counts successes only */
+  char *text = table_text(rows, 3), buf[512];
+
+  /* One run each: no min-max column. */
+  static const char *const head1[] = {
+      "strategy", "wall", "s",   "req/s", "MB",   "MB/s",   "conns",
+      "p50",      "ms",   "p95", "ms",    "fail", "speedup"};
+  expect_cells(line_of(text, "strategy", buf, sizeof(buf)), head1, 13);
+  static const char *const serial1[] = {"serial", "3.000", "50.3", "1.85",
+                                        "1.23",   "151",   "12.3", "100.0",
+                                        "0",      "1.00x"};
+  expect_cells(line_of(text, "serial", buf, sizeof(buf)), serial1, 10);
+  static const char *const session1[] = {"session", "1.500", "99.3", "1.85",
+                                         "1.23",    "1",     "12.3", "100.0",
+                                         "2",       "2.00x"};
+  expect_cells(line_of(text, "session", buf, sizeof(buf)), session1, 10);
+  ASSERT_LE(check_aligned(text, 5), 80); /* header, rule, three rows */
+  ASSERT(strstr(text, "min-max") == NULL);
   free(text);
 
-  /* Without a serial row there is no speedup; a zero wall time neither. */
+  /* A row over several runs brings the min-max column, for every row. */
+  rows[2].repeats = 3;
+  rows[2].wall_min_us = 480000;
+  rows[2].wall_max_us = 1234567;
+  text = table_text(rows, 3);
+  static const char *const head[] = {
+      "strategy", "wall", "s",  "min-max", "req/s", "MB",   "MB/s",
+      "conns",    "p50",  "ms", "p95",     "ms",    "fail", "speedup"};
+  expect_cells(line_of(text, "strategy", buf, sizeof(buf)), head, 14);
+  static const char *const serial[] = {"serial", "3.000", "-",    "50.3",
+                                       "1.85",   "1.23",  "151",  "12.3",
+                                       "100.0",  "0",     "1.00x"};
+  expect_cells(line_of(text, "serial", buf, sizeof(buf)), serial, 11);
+  static const char *const session[] = {"session", "1.500", "-",    "99.3",
+                                        "1.85",    "1.23",  "1",    "12.3",
+                                        "100.0",   "2",     "2.00x"};
+  expect_cells(line_of(text, "session", buf, sizeof(buf)), session, 11);
+  static const char *const par[] = {"parallel", "0.500", "0.480-1.235", "302.0",
+                                    "1.85",     "1.23",  "6",           "12.3",
+                                    "100.0",    "0",     "6.00x"};
+  expect_cells(line_of(text, "parallel", buf, sizeof(buf)), par, 11);
+  check_aligned(text, 5);
+  free(text);
+
+  /* Without a serial row there is no speedup; a zero wall time neither
+   * (nor a rate). */
   rows[0] = make_row("session", 1, 0);
   text = table_text(rows, 2);
-  static const char *const zero[] = {"session", "0.000", "-",     "-", "1.23",
-                                     "1",       "12.3",  "100.0", "0", "-"};
+  static const char *const zero[] = {
+      "session", "0.000", "-", "1.85", "1.23", "1", "12.3", "100.0", "0", "-"};
   expect_cells(line_of(text, "session", buf, sizeof(buf)), zero, 10);
   ASSERT(strstr(text, "x\n") == NULL);
   free(text);
 
   /* No rows: just the header and the rule. */
   text = table_text(rows, 0);
-  ASSERT(strncmp(text, "strategy  wall s", 16) == 0);
+  ASSERT(strncmp(text, "strategy  wall s  req/s", 23) == 0);
+  check_aligned(text, 2);
   free(text);
 }
 
@@ -436,12 +479,13 @@ static void test_json_report(void) {
   bad.http_status = 404;
   bad.attempts = 3;
 
-  cli_json_run_begin(j, "serial", 0, 1);
+  cli_json_run_begin(j, "serial", 1, 1);
   cli_json_item(j, "http://h/a\"b\\c", "out/a.json", &ok);
   cli_json_item(j, "http://h/caf\xC3\xA9", NULL, &bad);
-  cli_json_run_end(j, &(adl_summary_t){0});
+  cli_json_run_end(j, &(adl_summary_t){.strategy = ADL_STRATEGY_SERIAL,
+                                       .max_connections = 1});
   adl_summary_t s = make_summary(ADL_STRATEGY_PARALLEL, 500000);
-  cli_json_run_begin(j, "parallel", 1, 6);
+  cli_json_run_begin(j, "parallel", 2, 6);
   cli_json_run_end(j, &s);                         /* a run with no items */
   cli_json_item(j, "http://h/ignored", NULL, &ok); /* outside a run */
 
@@ -452,8 +496,11 @@ static void test_json_report(void) {
   check_json_file(
       path,
       "assert d['tool'] == 'asyncdl' and len(d['runs']) == 2\n"
+      "assert d['schema'] == 'asyncdl-report/2' and d['schema_version'] == 2\n"
+      "assert list(d)[:4] == ['schema', 'schema_version', 'tool', 'version']\n"
       "r = d['runs'][0]; i = r['items']\n"
-      "assert r['strategy'] == 'serial' and r['repeat'] == 0 and len(i) == 2\n"
+      "assert r['strategy'] == 'serial' and r['repeat'] == 1 and len(i) == 2\n"
+      "assert r['max_connections'] == 1 and 'connections' not in r\n"
       "assert i[0]['url'] == 'http://h/a\"b\\\\c'\n"
       "assert i[0]['file'] == 'out/a.json' and i[1]['file'] is None\n"
       "assert i[0]['outcome'] == 'ok' and i[1]['outcome'] == 'EHTTP'\n"
@@ -463,15 +510,22 @@ static void test_json_report(void) {
       "assert i[1]['http_status'] == 404\n"
       "assert i[1]['message'] == 'bad \"thing\"\\\\\\n\\t\\x01\\ufffd end'\n"
       "assert i[1]['url'] == 'http://h/caf\\u00e9'\n"
-      "p = d['runs'][1]\n"
-      "assert p['items'] == [] and p['summary']['wall_ms'] == 500.0\n"
-      "assert p['summary']['bytes_per_s'] is None\n"
-      "assert p['summary']['strategy'] == 'parallel'\n"
-      "assert p['summary']['requests_per_s'] == 4.0\n"
+      "p = d['runs'][1]; s = p['summary']\n"
+      "assert p['repeat'] == 2 and p['max_connections'] == 6\n"
+      "assert p['items'] == [] and s['wall_ms'] == 500.0\n"
+      "assert s['bytes_per_s'] is None\n"
+      "assert s['strategy'] == 'parallel'\n"
+      "assert s['requests_per_s'] == 4.0 and s['ok_per_s'] == 2.0\n"
+      "assert s['max_connections'] == 6 and s['connections_opened'] == 2\n"
+      "assert 'connections' not in s\n"
+      "assert d['runs'][0]['summary']['ok_per_s'] is None\n" /* wall 0 */
       "c = d['comparison']\n"
       "assert [x['strategy'] for x in c] == ['serial', 'parallel']\n"
       "assert c[1]['speedup_vs_serial'] == 4.0\n"
-      "assert c[1]['connections'] == 6 and c[0]['wall_ms'] == 2000.0\n");
+      "assert c[1]['max_connections'] == 6 and c[0]['wall_ms'] == 2000.0\n"
+      "assert c[1]['connections_opened'] == 6 and 'connections' not in c[1]\n"
+      "assert c[1]['ok'] == 151 and c[1]['bytes'] == 1850000\n"
+      "assert c[1]['ok_per_s'] == 302.0\n");
   /* The raw escapes, independently of any parser. */
   size_t len;
   char *text = slurp(path, &len);
@@ -497,9 +551,9 @@ static void test_json_edge_cases(void) {
   j = cli_json_open(path, err, sizeof(err));
   ASSERT(j != NULL);
   adl_result_t r = make_result(ADL_ECANCELED, "cancelled");
-  cli_json_run_begin(j, "session", 0, 1);
+  cli_json_run_begin(j, "session", 1, 1);
   cli_json_item(j, NULL, NULL, &r);
-  cli_json_run_begin(j, "parallel", 0, 6); /* closes "session" too */
+  cli_json_run_begin(j, "parallel", 1, 6); /* closes "session" too */
   cli_json_item(j, "http://h/y", NULL, &r);
   ASSERT_EQ(cli_json_close(j, NULL, 0), 0);
   check_json_file(path,
@@ -510,7 +564,7 @@ static void test_json_edge_cases(void) {
   /* Discarded: neither file is left; the previous report stays intact. */
   j = cli_json_open(path, err, sizeof(err));
   ASSERT(j != NULL);
-  cli_json_run_begin(j, "serial", 0, 1);
+  cli_json_run_begin(j, "serial", 1, 1);
   cli_json_discard(j);
   ASSERT_NE(stat(tmp, &st), 0);
   check_json_file(path, "assert len(d['runs']) == 2");
@@ -557,7 +611,7 @@ static void test_json_stdout(void) {
   cli_json_t *j = cli_json_open("-", err, sizeof(err));
   ASSERT(j != NULL);
   adl_summary_t s = make_summary(ADL_STRATEGY_SERIAL, 1000);
-  cli_json_run_begin(j, "serial", 0, 1);
+  cli_json_run_begin(j, "serial", 1, 1);
   cli_json_run_end(j, &s);
   ASSERT_EQ(cli_json_close(j, NULL, 0), 0);
   fflush(stdout);
@@ -571,7 +625,7 @@ static void test_json_stdout(void) {
     j = cli_json_open("-", err, sizeof(err));
     ASSERT(j != NULL);
     adl_result_t r = make_result(0, "ok");
-    cli_json_run_begin(j, "serial", 0, 1);
+    cli_json_run_begin(j, "serial", 1, 1);
     for (int i = 0; i < 1000; i++) /* more than a stdio buffer */
       cli_json_item(j, "http://h/x", NULL, &r);
     ASSERT_EQ(cli_json_close(j, NULL, 0), -ENOSPC);

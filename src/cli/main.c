@@ -151,11 +151,11 @@ static void on_batch_done(adl_batch_t *b, const adl_summary_t *s) {
   if (!a->o.quiet)
     fprintf(stderr,
             "asyncdl: %-8s run %u/%u: %.3f s, %llu/%llu ok, %llu "
-            "connections\n",
+            "connection%s\n",
             adl_strategy_name(st), rep + 1, a->o.repeat,
             (double)s->wall_us / 1e6, (unsigned long long)s->ok,
-            (unsigned long long)s->requests,
-            (unsigned long long)s->connections);
+            (unsigned long long)s->requests, (unsigned long long)s->connections,
+            s->connections == 1 ? "" : "s");
   adl_client_close(a->client, on_client_closed);
 }
 
@@ -192,7 +192,7 @@ static void start_run(app_t *a) {
   }
   adl_client_set_data(a->client, a);
   if (a->json != NULL)
-    cli_json_run_begin(a->json, adl_strategy_name(st), a->run / a->nstrat,
+    cli_json_run_begin(a->json, adl_strategy_name(st), a->run / a->nstrat + 1,
                        st == ADL_STRATEGY_PARALLEL ? a->o.connections : 1);
   adl_batch_opts_t bo;
   adl_batch_opts_init(&bo);
@@ -250,7 +250,7 @@ static size_t build_rows(app_t *a, cli_row_t *rows) {
     cli_row_t *row = &rows[n++];
     memset(row, 0, sizeof(*row));
     row->strategy = adl_strategy_name(st);
-    row->connections = st == ADL_STRATEGY_PARALLEL ? a->o.connections : 1;
+    row->max_connections = st == ADL_STRATEGY_PARALLEL ? a->o.connections : 1;
     row->repeats = done;
     row->wall_min_us = walls[0];
     row->wall_max_us = walls[done - 1];
@@ -370,9 +370,9 @@ static int setup(app_t *a, char *err, size_t errlen) {
   if (a->results == NULL)
     return CLI_EXIT_INTERNAL;
   if (!o->quiet)
-    fprintf(stderr, "asyncdl %s: %d URLs from %s, %u run%s\n",
-            ADL_VERSION_STRING, count, cli_list_name(a->list), a->runs,
-            a->runs == 1 ? "" : "s");
+    fprintf(stderr, "asyncdl %s: %d URL%s from %s, %u run%s\n",
+            ADL_VERSION_STRING, count, count == 1 ? "" : "s",
+            cli_list_name(a->list), a->runs, a->runs == 1 ? "" : "s");
   return 0;
 }
 
@@ -414,14 +414,19 @@ int main(int argc, char **argv) {
     uv_run(&a->loop, UV_RUN_DEFAULT);
     cli_row_t rows[3];
     size_t n = build_rows(a, rows);
+    /* With --json=- stdout carries the report alone: the table goes to
+     * stderr with the progress lines. */
+    int json_stdout =
+        a->o.json_path != NULL && strcmp(a->o.json_path, "-") == 0;
     if (n > 0)
-      cli_report_table(stdout, rows, n);
+      cli_report_table(json_stdout ? stderr : stdout, rows, n);
     fflush(stdout);
     int jrc = a->json != NULL ? cli_json_close(a->json, rows, n) : 0;
     a->json = NULL;
     if (a->not_started > 0)
-      fprintf(stderr, "asyncdl: %llu URLs not started (cancelled)\n",
-              (unsigned long long)a->not_started);
+      fprintf(stderr, "asyncdl: %llu URL%s not started (cancelled)\n",
+              (unsigned long long)a->not_started,
+              a->not_started == 1 ? "" : "s");
     if (a->signal_seen)
       code = 128 + a->signal_seen;
     else if (jrc != 0 || a->internal_error)

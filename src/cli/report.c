@@ -77,11 +77,17 @@ uint64_t cli_median_u64(uint64_t *v, size_t n) {
 
 /* ---- table ------------------------------------------------------------- */
 
-enum { NCOL = 10, CELL = 48 };
+enum { NCOL = 11, CELL = 48, COL_MINMAX = 2 };
 
 static const char *const headers[NCOL] = {
-    "strategy", "wall s", "min-max", "req/s", "MB/s",
+    "strategy", "wall s", "min-max", "req/s", "MB",     "MB/s",
     "conns",    "p50 ms", "p95 ms",  "fail",  "speedup"};
+
+/* Successful requests per second of wall time: what the table calls req/s
+ * (adl_summary_t.requests_per_s counts failures too). */
+static double ok_per_s(const adl_summary_t *m) {
+  return m->wall_us > 0 ? (double)m->ok * 1e6 / (double)m->wall_us : NAN;
+}
 
 static void row_cells(const cli_row_t *r, uint64_t serial_wall,
                       char c[NCOL][CELL]) {
@@ -95,20 +101,21 @@ static void row_cells(const cli_row_t *r, uint64_t serial_wall,
              fmt_scaled(b, sizeof(b), r->wall_max_us, 6, 3));
   else
     snprintf(c[2], CELL, "-");
-  if (fmt_double(c[3], CELL, m->requests_per_s, 1) == NULL)
+  if (fmt_double(c[3], CELL, ok_per_s(m), 1) == NULL)
     snprintf(c[3], CELL, "-");
-  if (fmt_double(c[4], CELL, m->bytes_per_s / 1e6, 2) == NULL)
-    snprintf(c[4], CELL, "-");
-  snprintf(c[5], CELL, "%" PRIu64, m->connections);
-  fmt_scaled(c[6], CELL, m->p50_us, 3, 1);
-  fmt_scaled(c[7], CELL, m->p95_us, 3, 1);
-  snprintf(c[8], CELL, "%" PRIu64, m->failed);
+  fmt_scaled(c[4], CELL, m->bytes, 6, 2);
+  if (fmt_double(c[5], CELL, m->bytes_per_s / 1e6, 2) == NULL)
+    snprintf(c[5], CELL, "-");
+  snprintf(c[6], CELL, "%" PRIu64, m->connections);
+  fmt_scaled(c[7], CELL, m->p50_us, 3, 1);
+  fmt_scaled(c[8], CELL, m->p95_us, 3, 1);
+  snprintf(c[9], CELL, "%" PRIu64, m->failed);
   if (serial_wall == 0 || m->wall_us == 0 ||
       fmt_double(a, sizeof(a), (double)serial_wall / (double)m->wall_us, 2) ==
           NULL)
-    snprintf(c[9], CELL, "-");
+    snprintf(c[10], CELL, "-");
   else
-    snprintf(c[9], CELL, "%sx", a);
+    snprintf(c[10], CELL, "%sx", a);
 }
 
 static uint64_t serial_wall_us(const cli_row_t *rows, size_t n) {
@@ -118,9 +125,12 @@ static uint64_t serial_wall_us(const cli_row_t *rows, size_t n) {
   return 0;
 }
 
+/* w[k] < 0: the column is left out. */
 static void print_line(FILE *f, char c[NCOL][CELL], const int w[NCOL]) {
   for (int k = 0; k < NCOL; k++) {
     /* The first column is text (left-aligned), the others numbers. */
+    if (w[k] < 0)
+      continue;
     if (k == 0)
       fprintf(f, "%-*s", w[k], c[k]);
     else
@@ -131,23 +141,27 @@ static void print_line(FILE *f, char c[NCOL][CELL], const int w[NCOL]) {
 
 void cli_report_table(FILE *f, const cli_row_t *rows, size_t n) {
   char c[NCOL][CELL];
-  int w[NCOL];
+  int w[NCOL], minmax = 0;
   uint64_t sw = serial_wall_us(rows, n);
   for (int k = 0; k < NCOL; k++)
     w[k] = (int)strlen(headers[k]);
   for (size_t i = 0; i < n; i++) {
     row_cells(&rows[i], sw, c);
+    minmax |= rows[i].repeats > 1;
     for (int k = 0; k < NCOL; k++)
       if ((int)strlen(c[k]) > w[k])
         w[k] = (int)strlen(c[k]);
   }
+  if (!minmax) /* a single run has no spread to show */
+    w[COL_MINMAX] = -1;
   for (int k = 0; k < NCOL; k++) {
     snprintf(c[k], CELL, "%s", headers[k]);
   }
   print_line(f, c, w);
   for (int k = 0; k < NCOL; k++) {
-    memset(c[k], '-', (size_t)w[k]);
-    c[k][w[k]] = '\0';
+    int len = w[k] > 0 ? w[k] : 0;
+    memset(c[k], '-', (size_t)len);
+    c[k][len] = '\0';
   }
   print_line(f, c, w);
   for (size_t i = 0; i < n; i++) {
@@ -304,14 +318,16 @@ cli_json_t *cli_json_open(const char *path, char *err, size_t errlen) {
     }
   }
 header:
-  jf(j, "{\n  \"tool\": \"asyncdl\",\n  \"version\": \"%s\",\n  \"runs\": [",
-     ADL_VERSION_STRING);
+  jf(j,
+     "{\n  \"schema\": \"%s\",\n  \"schema_version\": %d,\n"
+     "  \"tool\": \"asyncdl\",\n  \"version\": \"%s\",\n  \"runs\": [",
+     CLI_JSON_SCHEMA, CLI_JSON_SCHEMA_VERSION, ADL_VERSION_STRING);
   json_ok(j);
   return j;
 }
 
-void cli_json_run_begin(cli_json_t *j, const char *strategy,
-                        unsigned repeat_index, unsigned connections) {
+void cli_json_run_begin(cli_json_t *j, const char *strategy, unsigned repeat,
+                        unsigned max_connections) {
   errno = 0; /* so that json_ok blames the right errno */
   if (j->in_run)
     cli_json_run_end(j, NULL);
@@ -320,9 +336,9 @@ void cli_json_run_begin(cli_json_t *j, const char *strategy,
   jf(j, "%s\n    {\n      \"strategy\": ", j->runs > 0 ? "," : "");
   json_str(j, strategy);
   jf(j,
-     ",\n      \"repeat\": %u,\n      \"connections\": %u,\n"
+     ",\n      \"repeat\": %u,\n      \"max_connections\": %u,\n"
      "      \"items\": [",
-     repeat_index, connections);
+     repeat, max_connections);
   j->in_run = 1;
   j->runs++;
   j->items = 0;
@@ -391,7 +407,7 @@ void cli_json_run_end(cli_json_t *j, const adl_summary_t *s) {
   jf(j,
      ", \"max_connections\": %u, \"requests\": %" PRIu64 ", \"ok\": %" PRIu64
      ", \"failed\": %" PRIu64 ", \"bytes\": %" PRIu64
-     ", \"connections\": %" PRIu64 ", ",
+     ", \"connections_opened\": %" PRIu64 ", ",
      s->max_connections, s->requests, s->ok, s->failed, s->bytes,
      s->connections);
   json_ms(j, "wall_ms", s->wall_us);
@@ -408,6 +424,8 @@ void cli_json_run_end(cli_json_t *j, const adl_summary_t *s) {
   fputs(", ", j->f);
   json_double(j, "requests_per_s", s->requests_per_s);
   fputs(", ", j->f);
+  json_double(j, "ok_per_s", ok_per_s(s));
+  fputs(", ", j->f);
   json_double(j, "bytes_per_s", s->bytes_per_s);
   fputs("}\n    }", j->f);
   json_ok(j);
@@ -417,22 +435,28 @@ static void json_row(cli_json_t *j, const cli_row_t *r, uint64_t sw) {
   const adl_summary_t *m = &r->median;
   fputs("\n    {\"strategy\": ", j->f);
   json_str(j, r->strategy);
-  jf(j, ", \"connections\": %u, \"repeats\": %u, ", r->connections, r->repeats);
+  jf(j, ", \"max_connections\": %u, \"repeats\": %u, ", r->max_connections,
+     r->repeats);
   json_ms(j, "wall_ms", m->wall_us);
   fputs(", ", j->f);
   json_ms(j, "wall_min_ms", r->wall_min_us);
   fputs(", ", j->f);
   json_ms(j, "wall_max_ms", r->wall_max_us);
   fputs(", ", j->f);
+  jf(j,
+     "\"requests\": %" PRIu64 ", \"ok\": %" PRIu64 ", \"failed\": %" PRIu64
+     ", \"bytes\": %" PRIu64 ", \"connections_opened\": %" PRIu64 ", ",
+     m->requests, m->ok, m->failed, m->bytes, m->connections);
   json_double(j, "requests_per_s", m->requests_per_s);
   fputs(", ", j->f);
+  json_double(j, "ok_per_s", ok_per_s(m));
+  fputs(", ", j->f);
   json_double(j, "bytes_per_s", m->bytes_per_s);
-  jf(j, ", \"connections_opened\": %" PRIu64 ", ", m->connections);
+  fputs(", ", j->f);
   json_ms(j, "p50_ms", m->p50_us);
   fputs(", ", j->f);
   json_ms(j, "p95_ms", m->p95_us);
-  jf(j, ", \"requests\": %" PRIu64 ", \"failed\": %" PRIu64 ", ", m->requests,
-     m->failed);
+  fputs(", ", j->f);
   if (sw != 0 && m->wall_us != 0)
     json_double(j, "speedup_vs_serial", (double)sw / (double)m->wall_us);
   else

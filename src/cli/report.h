@@ -13,17 +13,20 @@
 
 /* One line of the comparison: a strategy over its repeats. */
 typedef struct cli_row_s {
-  const char *strategy; /* "serial", "session", "parallel" */
-  unsigned connections; /* configured K (max_connections) */
-  unsigned repeats;     /* runs behind the row */
-  adl_summary_t median; /* summary of the median run by wall time */
+  const char *strategy;     /* "serial", "session", "parallel" */
+  unsigned max_connections; /* configured K (1 for serial and session) */
+  unsigned repeats;         /* runs behind the row */
+  adl_summary_t median;     /* summary of the median run by wall time */
   uint64_t wall_min_us, wall_max_us; /* over the repeats */
 } cli_row_t;
 
 /** Prints the aligned comparison table: strategy, wall s (median), min-max
- * (over the repeats, "-" for a single run), req/s, MB/s (10^6 bytes),
- * conns (connections opened), p50 ms, p95 ms, fail, speedup (the serial
- * row's median wall time over this row's; "-" without a serial row). */
+ * (over the repeats; the column is there only when a row has more than one
+ * run), req/s (successful requests per second of wall time), MB (body
+ * bytes received, 10^6 bytes, failures included), MB/s (the same per
+ * second), conns (connections opened), p50 ms, p95 ms, fail, speedup (the
+ * serial row's median wall time over this row's; "-" without a serial
+ * row). */
 void cli_report_table(FILE *f, const cli_row_t *rows, size_t n);
 
 /** Sorts v and returns its median; for an even n the lower of the middle
@@ -37,13 +40,20 @@ void cli_report_outcome(FILE *f, const char *url, const adl_result_t *res);
 
 /* ---- JSON report, written as a stream ---------------------------------
 
-   {"tool": "asyncdl", "version": "0.1.0",
-    "runs": [{"strategy": ..., "repeat": ..., "connections": ...,
+   {"schema": "asyncdl-report/2", "schema_version": 2,
+    "tool": "asyncdl", "version": "0.2.0",
+    "runs": [{"strategy": ..., "repeat": 1, "max_connections": ...,
               "items": [{...}, ...], "summary": {...} | null}, ...],
     "comparison": [{...}, ...]}
 
-   Times are milliseconds with 3 decimals. Write errors are sticky and
-   returned by cli_json_close, so the calls in between return nothing. */
+   docs/report.schema.json (JSON Schema draft-07) describes every field;
+   CLI_JSON_SCHEMA and CLI_JSON_SCHEMA_VERSION change with it. Counts that
+   the text shows from 1 ("run 1/3") count from 1 here too. Times are
+   milliseconds with 3 decimals. Write errors are sticky and returned by
+   cli_json_close, so the calls in between return nothing. */
+
+#define CLI_JSON_SCHEMA "asyncdl-report/2"
+#define CLI_JSON_SCHEMA_VERSION 2
 
 typedef struct cli_json_s cli_json_t;
 
@@ -53,10 +63,10 @@ typedef struct cli_json_s cli_json_t;
  * a one-line message naming the file in err. */
 cli_json_t *cli_json_open(const char *path, char *err, size_t errlen);
 
-/** Starts a run; an unfinished previous run is closed with "summary":
- * null. */
-void cli_json_run_begin(cli_json_t *j, const char *strategy,
-                        unsigned repeat_index, unsigned connections);
+/** Starts a run: repeat is 1-based (1 to --repeat), max_connections the
+ * configured K. An unfinished previous run is closed with "summary": null. */
+void cli_json_run_begin(cli_json_t *j, const char *strategy, unsigned repeat,
+                        unsigned max_connections);
 
 /** Appends one result to the current run (ignored outside a run). file may
  * be NULL. */
