@@ -5,9 +5,13 @@
  * fixture server for --local). */
 #include "asyncdl.h"
 #include "fixture.h"
+#include "har.h"
 #include "list.h"
 #include "opts.h"
+#include "progress.h"
 #include "report.h"
+#include "trace.h"
+#include "waterfall.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +21,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct item_s {
@@ -39,6 +44,14 @@ typedef struct app_s {
   adl_summary_t *results; /* [strategy][repeat] */
   adl_client_t *client;
   adl_batch_t *batch;
+  cli_trace_t trace; /* every request, for --waterfall and --har */
+  int tracing;
+  uv_timer_t progress_timer;
+  int progress;       /* 0 none, 1 live line (terminal), 2 plain lines */
+  int progress_color;
+  int progress_drawn; /* a live line is on the screen */
+  uint64_t list_count;
+  uint64_t run_done, run_failed, run_bytes, run_start_us;
   uint64_t failures;
   uint64_t not_started; /* items an interrupt kept from starting */
   int list_error;       /* exit 2: bad input found while running */
@@ -88,15 +101,69 @@ static int next_item(adl_batch_t *b, const char **url, const char **path,
   return 1;
 }
 
+/* Live: redrawn in place (\r, erase to the end of the line) at most ten
+ * times a second. Plain (stderr not a terminal, --progress): one line a
+ * second. */
+static void draw_progress(app_t *a) {
+  unsigned rep = a->run / a->nstrat;
+  cli_progress_t p = {.strategy = adl_strategy_name(run_strategy(a, a->run)),
+                      .run = rep + 1,
+                      .runs = a->o.repeat,
+                      .done = a->run_done,
+                      .total = a->list_count,
+                      .failed = a->run_failed,
+                      .bytes = a->run_bytes,
+                      .elapsed_us = uv_hrtime() / 1000 - a->run_start_us};
+  char line[256];
+  cli_progress_format(line, sizeof(line), &p, a->progress_color);
+  if (a->progress == 1) {
+    fprintf(stderr, "\r%s\033[K", line);
+    a->progress_drawn = 1;
+  } else {
+    fprintf(stderr, "asyncdl: %s\n", line);
+  }
+  fflush(stderr);
+}
+
+static void on_progress_tick(uv_timer_t *t) { draw_progress(t->data); }
+
+/* Before any other line goes to stderr: the live line goes away. */
+static void clear_progress(app_t *a) {
+  if (a->progress_drawn) {
+    fputs("\r\033[K", stderr);
+    a->progress_drawn = 0;
+  }
+}
+
+static void start_progress(app_t *a) {
+  a->run_done = a->run_failed = a->run_bytes = 0;
+  a->run_start_us = uv_hrtime() / 1000;
+  if (a->progress != 0) {
+    uint64_t ms = a->progress == 1 ? 100 : 1000;
+    uv_timer_start(&a->progress_timer, on_progress_tick, ms, ms);
+  }
+}
+
+static void stop_progress(app_t *a) {
+  uv_timer_stop(&a->progress_timer);
+  clear_progress(a);
+}
+
 static void on_result(adl_batch_t *b, void *item, const adl_result_t *res) {
   app_t *a = adl_batch_get_data(b);
   item_t *x = item;
+  a->run_done++;
+  a->run_bytes += res->bytes;
   if (res->status != 0) {
     a->failures++;
+    a->run_failed++;
+    clear_progress(a);
     cli_report_outcome(stderr, res->url, res);
   }
   if (a->json != NULL)
     cli_json_item(a->json, res->url, x ? x->path : NULL, res);
+  if (a->tracing && cli_trace_add(&a->trace, res) != 0)
+    a->internal_error = 1;
   if (x != NULL) {
     cli_item_free(&x->it);
     free(x->path);
@@ -141,6 +208,7 @@ static void report_not_started(app_t *a) {
 static void on_batch_done(adl_batch_t *b, const adl_summary_t *s) {
   app_t *a = adl_batch_get_data(b);
   a->batch = NULL;
+  stop_progress(a);
   if (a->signal_seen)
     report_not_started(a);
   adl_strategy_t st = run_strategy(a, a->run);
@@ -148,6 +216,8 @@ static void on_batch_done(adl_batch_t *b, const adl_summary_t *s) {
   a->results[(unsigned)st * a->o.repeat + rep] = *s;
   if (a->json != NULL)
     cli_json_run_end(a->json, s);
+  if (a->tracing)
+    cli_trace_end_run(&a->trace, s->wall_us);
   if (!a->o.quiet)
     fprintf(stderr,
             "asyncdl: %-8s run %u/%u: %.3f s, %llu/%llu ok, %llu "
@@ -201,6 +271,17 @@ static void start_run(app_t *a) {
   bo.done = on_batch_done;
   bo.sink = a->o.out_dir ? ADL_SINK_FILE : ADL_SINK_DISCARD;
   bo.data = a;
+  if (a->tracing) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (cli_trace_begin_run(
+            &a->trace, st, a->run / a->nstrat + 1,
+            st == ADL_STRATEGY_PARALLEL ? a->o.connections : 1,
+            uv_hrtime() / 1000,
+            (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000) != 0)
+      a->internal_error = 1;
+  }
+  start_progress(a);
   rc = adl_batch_start(a->client, &bo, &a->batch);
   if (rc != 0) {
     fprintf(stderr, "asyncdl: cannot start: %s\n", adl_strerror(rc));
@@ -212,6 +293,8 @@ static void start_run(app_t *a) {
 static void on_fixture_closed(void *arg) { (void)arg; }
 
 static void finish(app_t *a) {
+  stop_progress(a);
+  uv_close((uv_handle_t *)&a->progress_timer, NULL);
   uv_close((uv_handle_t *)&a->sigint, NULL);
   uv_close((uv_handle_t *)&a->sigterm, NULL);
   if (a->fixture != NULL) {
@@ -227,6 +310,7 @@ static void on_signal(uv_signal_t *h, int signum) {
     _exit(128 + signum);
   }
   a->signal_seen = signum;
+  clear_progress(a);
   fprintf(stderr, "asyncdl: %s: stopping (again to quit at once)\n",
           signum == SIGINT ? "interrupted" : "terminated");
   if (a->batch != NULL)
@@ -366,6 +450,21 @@ static int setup(app_t *a, char *err, size_t errlen) {
     a->order[0] = o->strategy;
   }
   a->runs = a->nstrat * o->repeat;
+  a->tracing = o->waterfall_path != NULL || o->har_path != NULL;
+  a->list_count = (uint64_t)count;
+  /* Colour and the live line only on a terminal; NO_COLOR (any value)
+   * turns colour off (https://no-color.org). */
+  int tty = isatty(STDERR_FILENO);
+  const char *nc = getenv("NO_COLOR");
+  if (o->quiet || o->progress == 0)
+    a->progress = 0;
+  else if (tty)
+    a->progress = 1;
+  else
+    a->progress = o->progress == 1 ? 2 : 0;
+  a->progress_color = tty && (nc == NULL || nc[0] == '\0');
+  a->trace.local = o->local;
+  a->trace.rtt_ms = o->local ? o->rtt_ms : 0;
   a->results = calloc(3 * (size_t)o->repeat, sizeof(adl_summary_t));
   if (a->results == NULL)
     return CLI_EXIT_INTERNAL;
@@ -374,6 +473,24 @@ static int setup(app_t *a, char *err, size_t errlen) {
             ADL_VERSION_STRING, count, count == 1 ? "" : "s",
             cli_list_name(a->list), a->runs, a->runs == 1 ? "" : "s");
   return 0;
+}
+
+/* --waterfall and --har, from the trace of every run. */
+static int write_pictures(app_t *a) {
+  char err[512];
+  int failed = 0;
+  if (a->o.waterfall_path != NULL &&
+      cli_waterfall_write(&a->trace, a->o.waterfall_path, err,
+                          sizeof(err)) != 0) {
+    fprintf(stderr, "asyncdl: --waterfall: %s\n", err);
+    failed = 1;
+  }
+  if (a->o.har_path != NULL &&
+      cli_har_write(&a->trace, a->o.har_path, err, sizeof(err)) != 0) {
+    fprintf(stderr, "asyncdl: --har: %s\n", err);
+    failed = 1;
+  }
+  return failed ? -1 : 0;
 }
 
 int main(int argc, char **argv) {
@@ -405,6 +522,9 @@ int main(int argc, char **argv) {
     if (err[0])
       fprintf(stderr, "asyncdl: %s\n", err);
   } else {
+    uv_timer_init(&a->loop, &a->progress_timer);
+    a->progress_timer.data = a;
+    uv_unref((uv_handle_t *)&a->progress_timer);
     uv_signal_init(&a->loop, &a->sigint);
     uv_signal_init(&a->loop, &a->sigterm);
     a->sigint.data = a->sigterm.data = a;
@@ -423,6 +543,8 @@ int main(int argc, char **argv) {
     fflush(stdout);
     int jrc = a->json != NULL ? cli_json_close(a->json, rows, n) : 0;
     a->json = NULL;
+    if (write_pictures(a) != 0)
+      a->internal_error = 1;
     if (a->not_started > 0)
       fprintf(stderr, "asyncdl: %llu URL%s not started (cancelled)\n",
               (unsigned long long)a->not_started,
@@ -447,6 +569,7 @@ int main(int argc, char **argv) {
   if (uv_loop_close(&a->loop) != 0)
     fprintf(stderr, "asyncdl: internal: handles left open at exit\n");
   cli_list_close(a->list);
+  cli_trace_free(&a->trace);
   free(a->results);
   free(a->base_url);
   adl_library_shutdown();

@@ -29,6 +29,10 @@ enum {
   OPT_MAX_SIZE,
   OPT_MAX_REDIRECTS,
   OPT_PER_HOST,
+  OPT_WATERFALL,
+  OPT_HAR,
+  OPT_PROGRESS,
+  OPT_NO_PROGRESS,
 };
 
 static const struct option long_opts[] = {
@@ -51,6 +55,10 @@ static const struct option long_opts[] = {
     {"retries", required_argument, NULL, OPT_RETRIES},
     {"max-size", required_argument, NULL, OPT_MAX_SIZE},
     {"max-redirects", required_argument, NULL, OPT_MAX_REDIRECTS},
+    {"waterfall", required_argument, NULL, OPT_WATERFALL},
+    {"har", required_argument, NULL, OPT_HAR},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -70,6 +78,7 @@ void cli_opts_init(cli_opts_t *o) {
   o->connections = CLI_DEFAULT_CONNECTIONS;
   o->base_url = CLI_DEFAULT_BASE_URL;
   o->repeat = CLI_DEFAULT_REPEAT;
+  o->progress = -1;
   o->timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
   o->connect_timeout_ms = CLI_DEFAULT_CONNECT_TIMEOUT_MS;
   o->rtt_ms = CLI_DEFAULT_RTT_MS;
@@ -445,6 +454,18 @@ int cli_opts_parse(cli_opts_t *o, int argc, char **argv, char *err,
     case OPT_JSON:
       rc = opt_nonempty(name, a, &o->json_path, err, errlen);
       break;
+    case OPT_WATERFALL:
+      rc = opt_nonempty(name, a, &o->waterfall_path, err, errlen);
+      break;
+    case OPT_HAR:
+      rc = opt_nonempty(name, a, &o->har_path, err, errlen);
+      break;
+    case OPT_PROGRESS:
+      o->progress = 1;
+      break;
+    case OPT_NO_PROGRESS:
+      o->progress = 0;
+      break;
     case OPT_CACERT:
       rc = opt_nonempty(name, a, &o->cacert, err, errlen);
       break;
@@ -501,7 +522,12 @@ void cli_usage(FILE *f) {
       "  --out=DIR            save each document as DIR/NAME.json\n"
       "                         (default: bodies are counted, not kept)\n"
       "  --json=FILE          also write a JSON report to FILE; '-' = stdout\n"
-      "  -q, --quiet          no progress lines (failures are still shown)\n"
+      "  --waterfall=FILE     also draw every run as a network waterfall (SVG)\n"
+      "  --har=FILE           also write every request as an HTTP Archive 1.2\n"
+      "  --progress           a live progress line on stderr even when it is\n"
+      "                         not a terminal (default: only on a terminal)\n"
+      "  --no-progress        no live progress line\n"
+      "  -q, --quiet          no progress at all (failures are still shown)\n"
       "\n"
       "Network:\n"
       "  --timeout=S          limit per request in seconds, decimals allowed,\n"

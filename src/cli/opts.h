@@ -36,6 +36,10 @@ typedef struct cli_opts_s {
   const char *out_dir;         /* --out=DIR; NULL = discard bodies */
   unsigned repeat;             /* --repeat=R, 1..1000 */
   const char *json_path;       /* --json=FILE or "-" */
+  const char *waterfall_path;  /* --waterfall=FILE.svg */
+  const char *har_path;        /* --har=FILE */
+  int progress;                /* --progress 1, --no-progress 0, auto -1:
+                                  a live line when stderr is a terminal */
   const char *dns_server;      /* --dns-server, validated; NULL = system */
   uint64_t timeout_ms;         /* --timeout=S, 0 < S <= 86400 */
   uint64_t connect_timeout_ms; /* --connect-timeout=S, same range */
