@@ -482,11 +482,18 @@ static void test_json_report(void) {
   cli_json_run_begin(j, "serial", 1, 1);
   cli_json_item(j, "http://h/a\"b\\c", "out/a.json", &ok);
   cli_json_item(j, "http://h/caf\xC3\xA9", NULL, &bad);
-  cli_json_run_end(j, &(adl_summary_t){.strategy = ADL_STRATEGY_SERIAL,
-                                       .max_connections = 1});
+  cli_json_run_end(j,
+                   &(adl_summary_t){.strategy = ADL_STRATEGY_SERIAL,
+                                    .max_connections = 1},
+                   "{\"dns_ms\": 0.000, \"connect_ms\": 41.000, "
+                   "\"wait_ms\": 20.000, \"transfer_ms\": 0.100, "
+                   "\"queue_ms\": 0.000, \"backoff_ms\": 0.000, "
+                   "\"model_s\": 0.080, \"connections_needed\": 2, "
+                   "\"server_closed\": 0, \"http10\": 0, \"resets\": 0, "
+                   "\"reuse_note\": null}");
   adl_summary_t s = make_summary(ADL_STRATEGY_PARALLEL, 500000);
   cli_json_run_begin(j, "parallel", 2, 6);
-  cli_json_run_end(j, &s);                         /* a run with no items */
+  cli_json_run_end(j, &s, NULL);                   /* a run with no items */
   cli_json_item(j, "http://h/ignored", NULL, &ok); /* outside a run */
 
   cli_row_t rows[2] = {make_row("serial", 1, 2000000),
@@ -582,7 +589,7 @@ static void test_json_edge_cases(void) {
   j = cli_json_open(fdpath, err, sizeof(err));
   ASSERT(j != NULL);
   cli_json_run_begin(j, "session", 2, 1);
-  cli_json_run_end(j, NULL);
+  cli_json_run_end(j, NULL, NULL);
   ASSERT_EQ(cli_json_close(j, NULL, 0), 0);
   ASSERT_EQ(close(p[1]), 0);
   ssize_t got = read(p[0], buf, sizeof(buf));
@@ -612,7 +619,7 @@ static void test_json_stdout(void) {
   ASSERT(j != NULL);
   adl_summary_t s = make_summary(ADL_STRATEGY_SERIAL, 1000);
   cli_json_run_begin(j, "serial", 1, 1);
-  cli_json_run_end(j, &s);
+  cli_json_run_end(j, &s, NULL);
   ASSERT_EQ(cli_json_close(j, NULL, 0), 0);
   fflush(stdout);
   check_json_file(path, "assert d['runs'][0]['summary']['wall_ms'] == 1.0");

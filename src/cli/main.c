@@ -6,6 +6,7 @@
 #include "asyncdl.h"
 #include "fixture.h"
 #include "har.h"
+#include "insight.h"
 #include "list.h"
 #include "opts.h"
 #include "progress.h"
@@ -42,6 +43,8 @@ typedef struct app_s {
   unsigned run;  /* index of the current run: rep * nstrat + position */
   unsigned runs; /* nstrat * repeat */
   adl_summary_t *results; /* [strategy][repeat] */
+  cli_insight_t *insights; /* [strategy][repeat], where the time went */
+  char row_insight[3][1024]; /* JSON of the comparison rows' insight */
   adl_client_t *client;
   adl_batch_t *batch;
   cli_trace_t trace; /* every request, for --waterfall and --har */
@@ -101,6 +104,25 @@ static int next_item(adl_batch_t *b, const char **url, const char **path,
   return 1;
 }
 
+static cli_insight_t *current_insight(app_t *a) {
+  unsigned st = (unsigned)run_strategy(a, a->run);
+  return &a->insights[st * a->o.repeat + a->run / a->nstrat];
+}
+
+static cli_insight_row_t insight_row(const app_t *a, adl_strategy_t st,
+                                     const cli_insight_t *x,
+                                     uint64_t wall_us) {
+  cli_insight_row_t r = {.strategy = adl_strategy_name(st),
+                         .s = st,
+                         .k = st == ADL_STRATEGY_PARALLEL ? a->o.connections
+                                                          : 1,
+                         .wall_us = wall_us,
+                         .x = x,
+                         .rtt_ms = a->o.local ? a->o.rtt_ms : 0,
+                         .emulated = a->o.local};
+  return r;
+}
+
 /* Live: redrawn in place (\r, erase to the end of the line) at most ten
  * times a second. Plain (stderr not a terminal, --progress): one line a
  * second. */
@@ -152,6 +174,7 @@ static void stop_progress(app_t *a) {
 static void on_result(adl_batch_t *b, void *item, const adl_result_t *res) {
   app_t *a = adl_batch_get_data(b);
   item_t *x = item;
+  cli_insight_add(current_insight(a), res, a->o.local ? a->o.rtt_ms : 0);
   a->run_done++;
   a->run_bytes += res->bytes;
   if (res->status != 0) {
@@ -214,8 +237,14 @@ static void on_batch_done(adl_batch_t *b, const adl_summary_t *s) {
   adl_strategy_t st = run_strategy(a, a->run);
   unsigned rep = a->run / a->nstrat;
   a->results[(unsigned)st * a->o.repeat + rep] = *s;
-  if (a->json != NULL)
-    cli_json_run_end(a->json, s);
+  if (a->json != NULL) {
+    char insight[1024];
+    cli_insight_row_t ir = insight_row(a, st, current_insight(a), s->wall_us);
+    cli_json_run_end(a->json, s,
+                     cli_insight_json(insight, sizeof(insight), &ir)
+                         ? insight
+                         : NULL);
+  }
   if (a->tracing)
     cli_trace_end_run(&a->trace, s->wall_us);
   if (!a->o.quiet)
@@ -341,6 +370,12 @@ static size_t build_rows(app_t *a, cli_row_t *rows) {
     for (unsigned r = 0; r < a->o.repeat; r++)
       if (runs[r].requests > 0 && runs[r].wall_us == med) {
         row->median = runs[r];
+        cli_insight_row_t ir =
+            insight_row(a, st, &a->insights[(unsigned)st * a->o.repeat + r],
+                        med);
+        if (cli_insight_json(a->row_insight[n - 1],
+                             sizeof(a->row_insight[n - 1]), &ir) > 0)
+          row->insight = a->row_insight[n - 1];
         break;
       }
   }
@@ -466,7 +501,8 @@ static int setup(app_t *a, char *err, size_t errlen) {
   a->trace.local = o->local;
   a->trace.rtt_ms = o->local ? o->rtt_ms : 0;
   a->results = calloc(3 * (size_t)o->repeat, sizeof(adl_summary_t));
-  if (a->results == NULL)
+  a->insights = calloc(3 * (size_t)o->repeat, sizeof(cli_insight_t));
+  if (a->results == NULL || a->insights == NULL)
     return CLI_EXIT_INTERNAL;
   if (!o->quiet)
     fprintf(stderr, "asyncdl %s: %d URL%s from %s, %u run%s\n",
@@ -538,8 +574,23 @@ int main(int argc, char **argv) {
      * stderr with the progress lines. */
     int json_stdout =
         a->o.json_path != NULL && strcmp(a->o.json_path, "-") == 0;
-    if (n > 0)
-      cli_report_table(json_stdout ? stderr : stdout, rows, n);
+    if (n > 0) {
+      FILE *tf = json_stdout ? stderr : stdout;
+      cli_report_table(tf, rows, n);
+      cli_insight_row_t ir[3];
+      for (size_t i = 0; i < n; i++) {
+        adl_strategy_t st = ADL_STRATEGY_SERIAL;
+        adl_strategy_parse(rows[i].strategy, &st);
+        unsigned r = 0;
+        while (r + 1 < a->o.repeat &&
+               a->results[(unsigned)st * a->o.repeat + r].wall_us !=
+                   rows[i].median.wall_us)
+          r++;
+        ir[i] = insight_row(a, st, &a->insights[(unsigned)st * a->o.repeat + r],
+                            rows[i].median.wall_us);
+      }
+      cli_insight_print(tf, ir, n);
+    }
     fflush(stdout);
     int jrc = a->json != NULL ? cli_json_close(a->json, rows, n) : 0;
     a->json = NULL;
@@ -571,6 +622,7 @@ int main(int argc, char **argv) {
   cli_list_close(a->list);
   cli_trace_free(&a->trace);
   free(a->results);
+  free(a->insights);
   free(a->base_url);
   adl_library_shutdown();
   return code;

@@ -330,7 +330,7 @@ void cli_json_run_begin(cli_json_t *j, const char *strategy, unsigned repeat,
                         unsigned max_connections) {
   errno = 0; /* so that json_ok blames the right errno */
   if (j->in_run)
-    cli_json_run_end(j, NULL);
+    cli_json_run_end(j, NULL, NULL);
   if (!json_ok(j))
     return;
   jf(j, "%s\n    {\n      \"strategy\": ", j->runs > 0 ? "," : "");
@@ -389,7 +389,8 @@ void cli_json_item(cli_json_t *j, const char *url, const char *file,
   json_ok(j);
 }
 
-void cli_json_run_end(cli_json_t *j, const adl_summary_t *s) {
+void cli_json_run_end(cli_json_t *j, const adl_summary_t *s,
+                      const char *insight) {
   errno = 0;
   if (!j->in_run)
     return;
@@ -427,6 +428,8 @@ void cli_json_run_end(cli_json_t *j, const adl_summary_t *s) {
   json_double(j, "ok_per_s", ok_per_s(s));
   fputs(", ", j->f);
   json_double(j, "bytes_per_s", s->bytes_per_s);
+  if (insight != NULL)
+    jf(j, ", \"insight\": %s", insight);
   fputs("}\n    }", j->f);
   json_ok(j);
 }
@@ -461,6 +464,8 @@ static void json_row(cli_json_t *j, const cli_row_t *r, uint64_t sw) {
     json_double(j, "speedup_vs_serial", (double)sw / (double)m->wall_us);
   else
     fputs("\"speedup_vs_serial\": null", j->f);
+  if (r->insight != NULL)
+    jf(j, ", \"insight\": %s", r->insight);
   fputc('}', j->f);
 }
 
@@ -474,7 +479,7 @@ int cli_json_close(cli_json_t *j, const cli_row_t *rows, size_t n) {
   int rc;
   errno = 0;
   if (j->in_run)
-    cli_json_run_end(j, NULL);
+    cli_json_run_end(j, NULL, NULL);
   if (json_ok(j)) {
     uint64_t sw = serial_wall_us(rows, n);
     jf(j, "%s],\n  \"comparison\": [", j->runs > 0 ? "\n  " : "");

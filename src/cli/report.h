@@ -18,6 +18,7 @@ typedef struct cli_row_s {
   unsigned repeats;         /* runs behind the row */
   adl_summary_t median;     /* summary of the median run by wall time */
   uint64_t wall_min_us, wall_max_us; /* over the repeats */
+  const char *insight;      /* JSON object from cli_insight_json, or NULL */
 } cli_row_t;
 
 /** Prints the aligned comparison table: strategy, wall s (median), min-max
@@ -73,8 +74,11 @@ void cli_json_run_begin(cli_json_t *j, const char *strategy, unsigned repeat,
 void cli_json_item(cli_json_t *j, const char *url, const char *file,
                    const adl_result_t *res);
 
-/** Ends the current run with its summary (s may be NULL: interrupted). */
-void cli_json_run_end(cli_json_t *j, const adl_summary_t *s);
+/** Ends the current run with its summary (s may be NULL: interrupted) and,
+ * inside it, the insight object (JSON text from cli_insight_json; NULL
+ * leaves it out). */
+void cli_json_run_end(cli_json_t *j, const adl_summary_t *s,
+                      const char *insight);
 
 /** Appends the comparison, finishes the document, flushes, syncs and
  * renames PATH.tmp to PATH, and frees j. Returns 0 or -errno (the temporary
