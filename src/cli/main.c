@@ -425,10 +425,35 @@ static void fit_fd_limit(cli_opts_t *o) {
   o->connections = fit;
 }
 
+/* Files written after the runs (--waterfall, --har): their directory must
+ * be writable now, not found wanting after every download. */
+static int check_output_dir(const char *opt, const char *path, char *err,
+                            size_t errlen) {
+  if (path == NULL)
+    return 0;
+  const char *slash = strrchr(path, '/');
+  char *dir = slash == NULL ? strdup(".")
+              : slash == path ? strdup("/")
+                              : strndup(path, (size_t)(slash - path));
+  if (dir == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  int rc = access(dir, W_OK | X_OK);
+  if (rc != 0)
+    snprintf(err, errlen, "%s: cannot write in '%.200s': %s", opt, dir,
+             strerror(errno));
+  free(dir);
+  return rc != 0 ? -1 : 0;
+}
+
 static int setup(app_t *a, char *err, size_t errlen) {
   fit_fd_limit(&a->o);
   const cli_opts_t *o = &a->o;
   if (o->out_dir != NULL && prepare_out_dir(o->out_dir) != 0)
+    return CLI_EXIT_USAGE;
+  if (check_output_dir("--waterfall", o->waterfall_path, err, errlen) != 0 ||
+      check_output_dir("--har", o->har_path, err, errlen) != 0)
     return CLI_EXIT_USAGE;
   const char *base = o->base_url;
   if (o->local) {
