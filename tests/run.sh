@@ -14,7 +14,7 @@ packages=(gcc g++ clang libclang-rt-14-dev meson ninja-build pkg-config
           dnsmasq-base nginx-light openssl curl valgrind python3
           python3-requests python3-aiohttp python3-jsonschema iproute2 iptables
           iputils-ping time
-          groff-base npm)
+          groff-base chromium npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
