@@ -210,7 +210,9 @@ typedef struct adl_result_s {
   uint64_t total_us;     /* admitted -> done, retries included */
   unsigned new_connections; /* connections opened (CURLINFO_NUM_CONNECTS) */
   int local_port;        /* local TCP port of the last connection used */
-  unsigned attempts;     /* 1 + retries performed */
+  unsigned attempts;     /* attempts started: 1 + retries; 0 when it
+                            ended before it started (cancelled, closed,
+                            or a URL that cannot be fetched) */
   unsigned dns_cached;   /* 1 when the address came from the DNS cache */
   int http_version;      /* of the last response: 10, 11 or 20; 0 = none */
   unsigned dns_stale;    /* 1 when an expired answer was served while it
@@ -221,7 +223,8 @@ typedef struct adl_result_s {
   uint64_t disk_max_us;  /* slowest single file-sink call (open, write,
                             close, rename) */
   adl_request_id_t id;
-  uint64_t admitted_at_us; /* when admitted, on uv_hrtime()'s clock (µs):
+  uint64_t admitted_at_us; /* when admitted (never admitted: when it
+                              ended), on uv_hrtime()'s clock in µs:
                               places requests on one time axis */
   unsigned server_closed; /* the last response said Connection: close (or
                              was HTTP/1.0 without keep-alive): its

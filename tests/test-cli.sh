@@ -154,6 +154,15 @@ interrupt() {
   json_check "$d/sig-$sig.json" \
     'len(items) == 151 and outcomes["ok"] >= 3 and outcomes["ok"] + outcomes["ECANCELED"] == 151'
   [ "$(ls "$out" | wc -l)" -ge 3 ] || fail "$sig: finished files missing"
+  # One line per URL that was running, one line for all that never started.
+  local failed_lines started cancelled
+  failed_lines=$(grep -c '^asyncdl: FAILED' "$d/sig-$sig.err")
+  started=$(sed -n 's/^asyncdl: \([0-9]*\) URLs* not started (interrupted)$/\1/p' "$d/sig-$sig.err")
+  [ -n "$started" ] || fail "$sig: no 'not started' summary line"
+  [ "$failed_lines" -le 1 ] || fail "$sig: $failed_lines FAILED lines (serial runs one at a time)"
+  cancelled=$(python3 -c "import json,sys; print(sum(i['outcome'] == 'ECANCELED' for r in json.load(open(sys.argv[1]))['runs'] for i in r['items']))" "$d/sig-$sig.json")
+  [ $((failed_lines + started)) = "$cancelled" ] ||
+    fail "$sig: $failed_lines FAILED + $started not started != $cancelled cancelled"
 }
 interrupt INT 130
 interrupt TERM 143

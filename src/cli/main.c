@@ -177,7 +177,9 @@ static void on_result(adl_batch_t *b, void *item, const adl_result_t *res) {
   cli_insight_add(current_insight(a), res, a->o.local ? a->o.rtt_ms : 0);
   a->run_done++;
   a->run_bytes += res->bytes;
-  if (res->status != 0) {
+  if (res->status == ADL_ECANCELED && a->signal_seen && res->attempts == 0) {
+    a->not_started++; /* pulled from the list, never started: counted */
+  } else if (res->status != 0) {
     a->failures++;
     a->run_failed++;
     clear_progress(a);
@@ -209,7 +211,8 @@ static void on_client_closed(adl_client_t *c) {
 }
 
 /* After an interrupt, the items the batch never pulled still get their one
- * outcome each: cancelled, before they started. */
+ * outcome each: cancelled, before they started (in the JSON report, and
+ * counted in one line on stderr rather than one line each). */
 static void report_not_started(app_t *a) {
   cli_item_t it;
   char err[512];
@@ -220,7 +223,7 @@ static void report_not_started(app_t *a) {
     res.status = ADL_ECANCELED;
     res.url = it.url;
     res.message = "not started: interrupted";
-    cli_report_outcome(stderr, it.url, &res);
+    /* Counted, and listed in the JSON report; one line says how many. */
     if (a->json != NULL)
       cli_json_item(a->json, it.url, NULL, &res);
     a->not_started++;
@@ -622,7 +625,7 @@ int main(int argc, char **argv) {
     if (write_pictures(a) != 0)
       a->internal_error = 1;
     if (a->not_started > 0)
-      fprintf(stderr, "asyncdl: %llu URL%s not started (cancelled)\n",
+      fprintf(stderr, "asyncdl: %llu URL%s not started (interrupted)\n",
               (unsigned long long)a->not_started,
               a->not_started == 1 ? "" : "s");
     if (a->signal_seen)
