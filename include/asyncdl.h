@@ -149,7 +149,8 @@ typedef struct adl_options_s {
   unsigned retries;            /* extra attempts on retryable failures */
   uint64_t retry_base_ms;      /* first backoff step */
   uint64_t retry_max_ms;       /* cap on backoff and Retry-After */
-  unsigned max_redirects;      /* 0 = redirects are not followed */
+  unsigned max_redirects;      /* 0 = redirects are not followed; at most
+                                  63 (more: ADL_EINVAL) */
   int http2;                   /* offer HTTP/2 over TLS (ALPN); default 0:
                                   HTTP/1.1 everywhere. Either way one
                                   request per connection at a time. */

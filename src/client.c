@@ -211,6 +211,9 @@ int adl_client_new(uv_loop_t *loop, const adl_options_t *o,
   VALIDATE(read_sized(&opts, sizeof(opts), o, &d) == 0);
   VALIDATE(opts.completions_per_pass > 0 && opts.starts_per_pass > 0 &&
            opts.connects_per_pass > 0);
+  /* A redirect chain remembers 64 URLs to find loops: honoured, never
+   * silently capped. */
+  VALIDATE(opts.max_redirects <= 63);
   adl__policy_t pol;
   unsigned k = opts.strategy == ADL_STRATEGY_PARALLEL ? opts.max_connections : 1;
   VALIDATE(adl__policy_for(opts.strategy, k, opts.max_per_host, &pol) == 0);

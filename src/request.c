@@ -508,7 +508,7 @@ static int check_redirect(adl_request_t *r, adl__url_parts_t *t) {
   curl_easy_getinfo(r->easy, CURLINFO_REDIRECT_URL, &loc);
   if (loc == NULL)
     return 0; /* a 3xx without Location is the final answer */
-  unsigned limit = o->max_redirects < 63 ? o->max_redirects : 63;
+  unsigned limit = o->max_redirects; /* at most 63: adl_client_new */
   uint64_t h = adl__hash_str(loc);
   for (unsigned i = 0; i <= r->redirects && i < 64; i++) {
     if (r->visited[i] == h) {

@@ -58,6 +58,10 @@ int main(void) {
     return 1;
   if (client_ok(&loop, &o) != 0)
     return 2;
+  adl_options_t many = o;
+  many.max_redirects = 64; /* more than a chain can remember */
+  if (client_ok(&loop, &many) != ADL_EINVAL)
+    return 8;
   adl_options_t old = o;
   old.size = sizeof(old) - sizeof(uint64_t); /* not initialised by init */
   if (client_ok(&loop, &old) != ADL_EINVAL)

@@ -426,7 +426,7 @@ int cli_opts_parse(cli_opts_t *o, int argc, char **argv, char *err,
       rc = opt_uint(name, a, 0, 100, &o->retries, err, errlen);
       break;
     case OPT_MAX_REDIRECTS:
-      rc = opt_uint(name, a, 0, 100, &o->max_redirects, err, errlen);
+      rc = opt_uint(name, a, 0, 63, &o->max_redirects, err, errlen);
       break;
     case OPT_TIMEOUT:
       rc = opt_seconds(name, a, &o->timeout_ms, err, errlen);
@@ -535,7 +535,7 @@ void cli_usage(FILE *f) {
       "  --connect-timeout=S  limit on TCP + TLS connect (default: 10)\n"
       "  --retries=N          extra attempts on retryable failures, 0..100\n"
       "                         (default: 2)\n"
-      "  --max-redirects=N    redirects followed, 0..100 (default: 5)\n"
+      "  --max-redirects=N    redirects followed, 0..63 (default: 5)\n"
       "  --max-size=BYTES     abort larger bodies; K, M, G are 1024-based\n"
       "                         (default: 0 = unlimited)\n"
       "  --dns-server=LIST    comma-separated IP[:PORT] entries, IPv6 as\n"
