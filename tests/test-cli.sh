@@ -188,6 +188,24 @@ rc=$?
 grep -q "open-file limit" "$d/err" || fail "no clamp warning"
 pass "connections clamped to the open-file limit with a warning"
 
+# --- standard streams ---------------------------------------------------------
+# Closed at start: reopened on /dev/null, so nothing is written into a
+# descriptor that took their number; the run works. A table that cannot be
+# written (a full device) is exit 3 with the stream and errno named.
+for redir in '<&-' '>&-' '2>&-'; do
+  ( eval "exec $redir"; exec "$ASYNCDL" --local --rtt=0 --strategy=parallel -q --json="$d/streams.json" ) >/dev/null 2>&1 ||
+    fail "run with $redir: exit $?"
+  json_check "$d/streams.json" 'len(items) == 151 and outcomes["ok"] == 151'
+done
+if [ -w /dev/full ]; then
+  "$ASYNCDL" --local --rtt=0 --strategy=parallel -q >/dev/full 2>"$d/err"
+  rc=$?
+  [ $rc = 3 ] || fail "table to /dev/full: exit $rc, want 3"
+  grep -q "cannot write to stdout: No space left on device" "$d/err" ||
+    fail "table to /dev/full: no message naming stdout"
+fi
+pass "closed standard streams survive; a full stdout is exit 3, named"
+
 # --- disk full ---------------------------------------------------------------
 mnt="$d/small"
 mkdir "$mnt"

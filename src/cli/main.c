@@ -557,7 +557,35 @@ static int write_pictures(app_t *a) {
   return failed ? -1 : 0;
 }
 
+/* A standard stream closed at start would hand its number to the first
+ * file the program opens (the loop's epoll descriptor, a socket) and the
+ * table would be written into it: reopen each closed one on /dev/null
+ * before anything else is opened. */
+static void guard_std_streams(void) {
+  for (int fd = 0; fd <= 2; fd++) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+      continue;
+    int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+    if (nfd >= 0 && nfd != fd) { /* cannot happen: the lowest is free */
+      dup2(nfd, fd);
+      close(nfd);
+    }
+  }
+}
+
+/* Flushes stream and reports a failed write (ENOSPC, EPIPE, EIO) once;
+ * returns 0 or -1. */
+static int check_stream(FILE *f, const char *name) {
+  errno = 0;
+  if (fflush(f) == 0 && !ferror(f))
+    return 0;
+  int e = errno ? errno : EIO;
+  fprintf(stderr, "asyncdl: cannot write to %s: %s\n", name, strerror(e));
+  return -1;
+}
+
 int main(int argc, char **argv) {
+  guard_std_streams();
   static app_t app;
   app_t *a = &app;
   char err[1024] = "";
@@ -619,7 +647,8 @@ int main(int argc, char **argv) {
       }
       cli_insight_print(tf, ir, n);
     }
-    fflush(stdout);
+    if (check_stream(stdout, "stdout") != 0)
+      a->internal_error = 1;
     int jrc = a->json != NULL ? cli_json_close(a->json, rows, n) : 0;
     a->json = NULL;
     if (write_pictures(a) != 0)
@@ -639,6 +668,8 @@ int main(int argc, char **argv) {
     if (jrc != 0)
       fprintf(stderr, "asyncdl: --json: cannot write '%s': %s\n",
               a->o.json_path, strerror(-jrc));
+    if (fflush(stderr) != 0 || ferror(stderr))
+      code = CLI_EXIT_INTERNAL; /* nowhere left to say so */
   }
   if (a->json != NULL)
     cli_json_discard(a->json);
