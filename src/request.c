@@ -238,7 +238,7 @@ static int open_temp(adl_request_t *r) {
   for (int tries = 0; fd < 0 && tries < 100; tries++) {
     snprintf(tmp, n, "%s.part-%ld-%" PRIu64, r->opts.path, (long)getpid(),
              r->client->tmp_seq++);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd < 0 && errno != EEXIST)
       break;
   }

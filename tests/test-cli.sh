@@ -188,6 +188,30 @@ rc=$?
 grep -q "open-file limit" "$d/err" || fail "no clamp warning"
 pass "connections clamped to the open-file limit with a warning"
 
+# --- reports never take another output's name ---------------------------------
+mkdir -p "$d/coll"
+printf 'mew\n' >"$d/coll/list.txt"
+for args in "--out=$d/coll --json=$d/coll/mew.json" \
+            "--list=$d/coll/list.txt --json=$d/coll/list.txt" \
+            "--json=$d/coll/r.json --har=$d/coll/r.json"; do
+  # shellcheck disable=SC2086
+  "$ASYNCDL" --local --rtt=0 --strategy=serial $args -q >/dev/null 2>"$d/err"
+  rc=$?
+  [ $rc = 2 ] || fail "colliding report ($args): exit $rc, want 2"
+  grep -Eq "inside --out|the list itself|also another report" "$d/err" ||
+    fail "colliding report ($args): no reason given"
+done
+[ "$(cat "$d/coll/list.txt")" = mew ] || fail "the list was overwritten"
+[ -e "$d/coll/mew.json" ] && fail "a document was written"
+# A planted link at the report's name is replaced, never followed.
+echo keep >"$d/coll/target"
+ln -s "$d/coll/target" "$d/coll/link.json"
+"$ASYNCDL" --local --rtt=0 --strategy=parallel --json="$d/coll/link.json" -q \
+  >/dev/null 2>&1 || fail "report over a symlink: exit $?"
+[ "$(cat "$d/coll/target")" = keep ] || fail "the report followed a planted link"
+[ -L "$d/coll/link.json" ] && fail "the link is still there"
+pass "reports refused where another output lives; planted links replaced"
+
 # --- standard streams ---------------------------------------------------------
 # Closed at start: reopened on /dev/null, so nothing is written into a
 # descriptor that took their number; the run works. A table that cannot be

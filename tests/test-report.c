@@ -459,7 +459,7 @@ static void test_json_report(void) {
   char path[512], tmp[600];
   struct stat st;
   snprintf(path, sizeof(path), "%s/report.json", dir);
-  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  snprintf(tmp, sizeof(tmp), "%s.tmp-%ld-0", path, (long)getpid());
   cli_json_t *j = cli_json_open(path, err, sizeof(err));
   ASSERT(j != NULL);
   ASSERT_EQ(stat(tmp, &st), 0);  /* written aside ... */
@@ -546,7 +546,7 @@ static void test_json_edge_cases(void) {
   char path[512], tmp[600];
   struct stat st;
   snprintf(path, sizeof(path), "%s/empty.json", dir);
-  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  snprintf(tmp, sizeof(tmp), "%s.tmp-%ld-0", path, (long)getpid());
 
   /* Zero runs, zero rows: still a document. */
   cli_json_t *j = cli_json_open(path, err, sizeof(err));

@@ -450,13 +450,60 @@ static int check_output_dir(const char *opt, const char *path, char *err,
   return rc != 0 ? -1 : 0;
 }
 
+static int same_file(const char *x, const char *y) {
+  struct stat a, b;
+  return stat(x, &a) == 0 && stat(y, &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
+}
+
+/* A report, picture or archive is written under a name no other output of
+ * the run can take: not the list, not inside --out (where every document
+ * name is a download's), not another report's. */
+static int check_report_path(const char *opt, const char *path,
+                             const cli_opts_t *o, char *err, size_t errlen) {
+  if (path == NULL || strcmp(path, "-") == 0)
+    return 0;
+  if (o->list_path != NULL && strcmp(o->list_path, "-") != 0 &&
+      (strcmp(path, o->list_path) == 0 || same_file(path, o->list_path))) {
+    snprintf(err, errlen, "%s: '%.300s' is the list itself", opt, path);
+    return -1;
+  }
+  const char *outs[] = {o->json_path, o->waterfall_path, o->har_path};
+  unsigned same = 0;
+  for (unsigned i = 0; i < 3; i++)
+    same += outs[i] != NULL && strcmp(outs[i], path) == 0;
+  if (same > 1) {
+    snprintf(err, errlen, "%s: '%.300s' is also another report", opt, path);
+    return -1;
+  }
+  if (o->out_dir == NULL)
+    return 0;
+  const char *slash = strrchr(path, '/');
+  char *dir = slash == NULL ? strdup(".")
+              : slash == path ? strdup("/")
+                              : strndup(path, (size_t)(slash - path));
+  int inside = dir != NULL && same_file(dir, o->out_dir);
+  free(dir);
+  if (inside) {
+    snprintf(err, errlen,
+             "%s: '%.300s' is inside --out '%.300s', where the documents "
+             "are written",
+             opt, path, o->out_dir);
+    return -1;
+  }
+  return 0;
+}
+
 static int setup(app_t *a, char *err, size_t errlen) {
   fit_fd_limit(&a->o);
   const cli_opts_t *o = &a->o;
   if (o->out_dir != NULL && prepare_out_dir(o->out_dir) != 0)
     return CLI_EXIT_USAGE;
   if (check_output_dir("--waterfall", o->waterfall_path, err, errlen) != 0 ||
-      check_output_dir("--har", o->har_path, err, errlen) != 0)
+      check_output_dir("--har", o->har_path, err, errlen) != 0 ||
+      check_report_path("--json", o->json_path, o, err, errlen) != 0 ||
+      check_report_path("--waterfall", o->waterfall_path, o, err, errlen) != 0 ||
+      check_report_path("--har", o->har_path, o, err, errlen) != 0)
     return CLI_EXIT_USAGE;
   const char *base = o->base_url;
   if (o->local) {

@@ -294,19 +294,26 @@ cli_json_t *cli_json_open(const char *path, char *err, size_t errlen) {
       }
       goto header;
     }
-    if ((j->path = strdup(path)) == NULL ||
-        (j->tmp = malloc(len + sizeof(".tmp"))) == NULL) {
+    size_t cap = len + 48;
+    if ((j->path = strdup(path)) == NULL || (j->tmp = malloc(cap)) == NULL) {
       snprintf(err, errlen, "out of memory");
       free(j->path);
       free(j);
       return NULL;
     }
-    memcpy(j->tmp, path, len);
-    memcpy(j->tmp + len, ".tmp", sizeof(".tmp"));
-    int fd = open(j->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    /* A name of our own, created new (O_EXCL) and never through a planted
+     * link (O_NOFOLLOW); renamed over PATH at the end. */
+    int fd = -1;
+    for (unsigned i = 0; fd < 0 && i < 100; i++) {
+      snprintf(j->tmp, cap, "%s.tmp-%ld-%u", path, (long)getpid(), i);
+      fd = open(j->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                0666);
+      if (fd < 0 && errno != EEXIST)
+        break;
+    }
     if (fd < 0 || (j->f = fdopen(fd, "w")) == NULL) {
-      snprintf(err, errlen, "%s: cannot create %s.tmp: %s", q, q,
-               strerror(errno));
+      snprintf(err, errlen, "%s: cannot create a temporary file beside it: %s",
+               q, strerror(errno));
       if (fd >= 0) {
         close(fd);
         unlink(j->tmp);

@@ -58,7 +58,8 @@ void cli_report_outcome(FILE *f, const char *url, const adl_result_t *res);
 
 typedef struct cli_json_s cli_json_t;
 
-/** Creates PATH.tmp, renamed to PATH by a successful close, so that PATH
+/** Creates PATH.tmp-PID-N (O_EXCL, O_NOFOLLOW: new, and never through a
+ * planted link), renamed to PATH by a successful close, so that PATH
  * is never a half-written report. "-" writes to stdout, and an existing
  * special file (/dev/stderr, a FIFO) is written in place. Returns NULL with
  * a one-line message naming the file in err. */
@@ -81,11 +82,11 @@ void cli_json_run_end(cli_json_t *j, const adl_summary_t *s,
                       const char *insight);
 
 /** Appends the comparison, finishes the document, flushes, syncs and
- * renames PATH.tmp to PATH, and frees j. Returns 0 or -errno (the temporary
+ * renames the temporary file to PATH, and frees j. Returns 0 or -errno (the temporary
  * file is then removed). */
 int cli_json_close(cli_json_t *j, const cli_row_t *rows, size_t n);
 
-/** Drops the report: removes PATH.tmp and frees j (stdout is only
+/** Drops the report: removes the temporary file and frees j (stdout is only
  * flushed). For a run that must not leave a report behind. */
 void cli_json_discard(cli_json_t *j);
 
