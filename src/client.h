@@ -54,6 +54,8 @@ struct adl_request_s {
   int file_started;      /* this attempt's body has a (fresh) temp file */
   int seen_first_byte;
   long retry_after_ms;   /* from the last response, -1 if none */
+  int64_t declared_length; /* its Content-Length, -1 if none */
+  int length_bad;        /* its Content-Length cannot be parsed or held */
   unsigned redirects;
   int commit_pending;    /* complete body in the temp file, rename due */
   uint64_t visited[64];  /* hashes of URLs seen in this redirect chain */

@@ -128,6 +128,27 @@ static int write_all(int fd, const char *buf, size_t len) {
   return 0;
 }
 
+/* A declared length must be digits that fit: anything else (an overflow,
+ * trailing garbage) makes the body unverifiable, whatever libcurl did. */
+static void parse_length(adl_request_t *r, const char *v, const char *end) {
+  while (v < end && (*v == ' ' || *v == '\t'))
+    v++;
+  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
+                     end[-1] == '\t'))
+    end--;
+  int64_t n = 0;
+  if (v == end)
+    r->length_bad = 1;
+  for (; v < end && !r->length_bad; v++) {
+    if (*v < '0' || *v > '9' || n > (INT64_MAX - (*v - '0')) / 10)
+      r->length_bad = 1;
+    else
+      n = n * 10 + (*v - '0');
+  }
+  if (!r->length_bad)
+    r->declared_length = n;
+}
+
 static size_t on_header(char *buf, size_t size, size_t n, void *ud) {
   adl_request_t *r = ud;
   size_t len = size * n;
@@ -137,8 +158,12 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud) {
   }
   if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
     r->retry_after_ms = -1; /* a new response (1xx may precede the final) */
+    r->declared_length = -1;
+    r->length_bad = 0;
     /* HTTP/1.0 closes unless it says keep-alive. */
     r->res.server_closed = len >= 8 && memcmp(buf, "HTTP/1.0", 8) == 0;
+  } else if (len > 15 && strncasecmp(buf, "Content-Length:", 15) == 0) {
+    parse_length(r, buf + 15, buf + len);
   } else if (len > 11 && strncasecmp(buf, "Connection:", 11) == 0) {
     const char *v = buf + 11, *end = buf + len;
     while (v < end && (*v == ' ' || *v == '\t'))
@@ -416,6 +441,8 @@ int adl__attempt_prepare(adl_request_t *r, CURL *e, const char *addrs,
   r->seen_first_byte = 0;
   r->retry_after_ms = -1;
   r->res.bytes = 0;
+  r->declared_length = -1;
+  r->length_bad = 0;
   r->t_attempt = uv_hrtime();
   return 0;
 }
@@ -456,13 +483,16 @@ static int map_curl(adl_request_t *r, CURLcode rc) {
   case CURLE_FILESIZE_EXCEEDED:
     return ADL_ETOOLARGE;
   case CURLE_UNSUPPORTED_PROTOCOL:
-    return ADL_ESCHEME;
+    /* Schemes are checked before curl sees a URL (and redirects are ours):
+     * curl refusing a protocol here is about the answer (HTTP/0.9). */
+    return ADL_EPROTO;
   case CURLE_URL_MALFORMAT:
     return ADL_EURL;
   case CURLE_COULDNT_RESOLVE_HOST:
     return ADL_EDNS;
   case CURLE_OUT_OF_MEMORY:
-    return ADL_ENOMEM;
+    /* After a status line, this is curl refusing a giant header line. */
+    return r->seen_first_byte ? ADL_EPROTO : ADL_ENOMEM;
   case CURLE_WRITE_ERROR:
     return r->abort_status ? r->abort_status : ADL_EIO;
   case CURLE_ABORTED_BY_CALLBACK:
@@ -537,6 +567,33 @@ static int check_redirect(adl_request_t *r, adl__url_parts_t *t) {
   return 1;
 }
 
+/* ok only for a verified body: a declared length that could be read and
+ * was met (chunked or close-delimited bodies are libcurl's to check). No
+ * Accept-Encoding is sent, so the bytes counted are the bytes declared. */
+static int verify_body(adl_request_t *r, CURLcode rc, int st, long code) {
+  if (st == ADL_EPROTO && r->message[0] == '\0') {
+    if (rc == CURLE_OUT_OF_MEMORY)
+      snprintf(r->message, sizeof(r->message),
+               "response header too large or malformed");
+    else if (r->errbuf[0] != '\0')
+      snprintf(r->message, sizeof(r->message), "%s", r->errbuf);
+  }
+  if (st != 0 || code < 200 || code >= 300 || code == 204)
+    return st;
+  if (r->length_bad) {
+    snprintf(r->message, sizeof(r->message),
+             "invalid Content-Length: the body cannot be verified");
+    return ADL_EPROTO;
+  }
+  if (r->declared_length >= 0 && (uint64_t)r->declared_length != r->res.bytes) {
+    snprintf(r->message, sizeof(r->message),
+             "body of %llu bytes, Content-Length said %lld",
+             (unsigned long long)r->res.bytes, (long long)r->declared_length);
+    return ADL_EPROTO;
+  }
+  return 0;
+}
+
 void adl__attempt_collect(adl_request_t *r, CURLcode rc,
                           adl__url_parts_t *target, adl__rq_event_t *ev) {
   adl_client_t *c = r->client;
@@ -544,6 +601,7 @@ void adl__attempt_collect(adl_request_t *r, CURLcode rc,
   int st = map_curl(r, rc);
   long code = r->res.http_status;
   r->res.lib_code = (int)rc;
+  st = verify_body(r, rc, st, code);
   memset(ev, 0, sizeof(*ev));
   ev->kind = ADL__EV_XFER_DONE;
   ev->status = st;

@@ -143,6 +143,12 @@ static void test_transport_and_http(void) {
       {"/fault/flaky/a1?fail=2&code=503", 0, 200, 3, 0, {0}, ""},
       {"/fault/flaky/a2?fail=1&code=429", 0, 200, 2, 0, {0}, ""},
       {"/fault/flaky/a3?fail=3&code=500", ADL_EHTTP, 500, 3, 0, {0}, ""},
+      /* Unverifiable or malformed answers are EPROTO, never ok (and no
+       * file), whatever libcurl made of them. */
+      {"/fault/length-overflow", ADL_EPROTO, 200, 3, 0, {0}, ""},
+      {"/fault/length-garbage", ADL_EPROTO, 200, 3, 0, {0}, ""},
+      {"/fault/http09", ADL_EPROTO, -1, 3, 0, {0}, ""},
+      {"/fault/huge-header", ADL_EPROTO, -1, 3, 0, {0}, ""},
       {"/fault/redirect/3", 0, 200, 1, 0, {0}, ""},
       {"/fault/redirect/9", ADL_EREDIRECT, 302, 1, 0, {0}, ""},
       {"/fault/redirect-loop", ADL_EREDIRECT, 302, 1, 0, {0}, ""},

@@ -31,6 +31,26 @@ static void test_faults(void) {
   ASSERT(c.eof);
   cl_close(&c);
 
+  /* The hostile answers: bytes exactly as planned, then FIN. */
+  fault(&e, &c, "/fault/http09", 1);
+  cl_wait_gone(&c);
+  ASSERT(c.eof);
+  ASSERT_EQ(c.total, 15);
+  ASSERT(memcmp(c.rx, "{\"no\": \"head\"}\n", 15) == 0); /* no status line */
+  cl_close(&c);
+  fault(&e, &c, "/fault/length-overflow", 1);
+  cl_wait_gone(&c);
+  ASSERT(c.eof);
+  ASSERT(memmem(c.rx, c.rxlen, "Content-Length: 99999999999999999999999\r\n",
+                41) != NULL);
+  ASSERT(c.rxlen >= 2 && memcmp(c.rx + c.rxlen - 2, "ok", 2) == 0);
+  cl_close(&c);
+  fault(&e, &c, "/fault/huge-header", 1);
+  cl_wait_gone(&c);
+  ASSERT(c.eof);
+  ASSERT_GT(c.total, 200 * 1024);
+  cl_close(&c);
+
   fault(&e, &c, "/fault/reset-mid", 1);
   cl_wait_gone(&c);
   /* The RST follows the data; libuv reports it as EOF when the hang-up
