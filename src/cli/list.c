@@ -24,6 +24,7 @@ struct cli_list_s {
   char *display;                   /* file name as shown in messages */
   char *base;                      /* base URL names are joined to */
   unsigned long line;              /* lines consumed so far */
+  unsigned long lines_hint;        /* newlines in the snapshot */
   size_t builtin_next;             /* next index into pokedex_names */
   char buf[CLI_LIST_MAX_LINE + 2]; /* a line, its CR, and a NUL */
 };
@@ -47,9 +48,10 @@ static int errno_class(int e) {
   }
 }
 
-/* Copies src to an unlinked temporary file so that input which cannot seek
- * (stdin, a pipe, a FIFO) can still be read twice: once by cli_list_check
- * and once for the downloads. */
+/* Copies src to an unlinked temporary file: the list's one snapshot,
+ * read by cli_list_check and then by every run, and the way input that
+ * cannot seek (stdin, a pipe, a FIFO) can be read twice. Counts its lines,
+ * so the duplicate check can size its table once. */
 static int spool(cli_list_t *l, int src, char *err, size_t errlen) {
   const char *dir = getenv("TMPDIR");
   char tmpl[PATH_MAX], chunk[65536];
@@ -83,6 +85,8 @@ static int spool(cli_list_t *l, int src, char *err, size_t errlen) {
       return cli_fail(errno_class(e), err, errlen, "%s: read error: %s", l->display,
                   strerror(e));
     }
+    for (const char *c = chunk; (c = memchr(c, '\n', (size_t)(n - (c - chunk)))) != NULL; c++)
+      l->lines_hint++;
     for (ssize_t off = 0; off < n;) {
       ssize_t w = write(fd, chunk + off, (size_t)(n - off));
       if (w < 0 && errno == EINTR)
@@ -120,13 +124,11 @@ static int open_path(cli_list_t *l, const char *path, char *err,
     rc = cli_fail(errno_class(e), err, errlen, "%s: %s", l->display, strerror(e));
   } else if (S_ISDIR(st.st_mode)) {
     rc = cli_fail(CLI_LIST_EINPUT, err, errlen, "%s: is a directory", l->display);
-  } else if (!S_ISREG(st.st_mode)) {
-    rc = spool(l, fd, err, errlen); /* e.g. --list=<(command) */
-  } else if ((l->fp = fdopen(fd, "r")) != NULL) {
-    return 0;
   } else {
-    rc = cli_fail(CLI_LIST_ESYSTEM, err, errlen, "%s: %s", l->display,
-              strerror(errno));
+    /* Every list, a regular file too, is read from a private snapshot:
+     * what is checked is exactly what is downloaded, whatever happens to
+     * the file meanwhile (lines appended, rewritten). */
+    rc = spool(l, fd, err, errlen);
   }
   close(fd);
   return rc;
@@ -308,59 +310,83 @@ int cli_list_next(cli_list_t *l, cli_item_t *item, char *err, size_t errlen) {
 
 /* ---- duplicate file names ---------------------------------------------- */
 
+/* 64-bit fingerprints of the file names seen, not the names: a million-line
+ * list costs 16 MB, sized once from the snapshot's line count. A hit is
+ * confirmed by reading the list again for the earlier line, so a rare
+ * fingerprint collision never refuses a good list. */
 typedef struct {
-  char *key; /* NULL = free slot */
-  unsigned long line;
-} slot_t;
-
-typedef struct {
-  slot_t *slots;
-  size_t cap, n; /* cap is a power of two */
+  uint64_t *slots; /* 0 = free */
+  size_t cap, n;   /* cap is a power of two */
 } nameset_t;
 
-static uint64_t fnv1a(const char *s) {
+static uint64_t fingerprint(const char *s) {
   uint64_t h = 14695981039346656037ull;
   for (; *s != '\0'; s++)
     h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return h;
+  h ^= h >> 29; /* spread the low bits used as the index */
+  return h != 0 ? h : 1;
 }
 
-static slot_t *set_find(slot_t *slots, size_t cap, const char *key) {
-  size_t i = (size_t)fnv1a(key) & (cap - 1);
-  while (slots[i].key != NULL && strcmp(slots[i].key, key) != 0)
-    i = (i + 1) & (cap - 1);
-  return &slots[i];
+static int set_init(nameset_t *s, unsigned long expected) {
+  size_t cap = 256;
+  while (cap * 7 < (size_t)expected * 10 + 10) /* load <= 70 % */
+    cap *= 2;
+  s->slots = calloc(cap, sizeof(*s->slots));
+  s->cap = cap;
+  s->n = 0;
+  return s->slots != NULL ? 0 : -1;
 }
 
-/* Returns 0 when added, the first line when key was already there, or -1
- * when out of memory. */
-static long set_add(nameset_t *s, const char *key, unsigned long line) {
-  if ((s->n + 1) * 10 > s->cap * 7) { /* keep probes short: load <= 70 % */
-    size_t ncap = s->cap != 0 ? s->cap * 2 : 256;
-    slot_t *ns = calloc(ncap, sizeof(*ns));
-    if (ns == NULL)
+/* 1 when fp was there already, 0 when added, -1 when out of memory. */
+static int set_add(nameset_t *s, uint64_t fp) {
+  if ((s->n + 1) * 10 > s->cap * 7) { /* more lines than counted */
+    nameset_t bigger;
+    if (set_init(&bigger, (unsigned long)s->cap) != 0)
       return -1;
     for (size_t i = 0; i < s->cap; i++)
-      if (s->slots[i].key != NULL)
-        *set_find(ns, ncap, s->slots[i].key) = s->slots[i];
+      if (s->slots[i] != 0)
+        set_add(&bigger, s->slots[i]);
     free(s->slots);
-    s->slots = ns;
-    s->cap = ncap;
+    *s = bigger;
   }
-  slot_t *sl = set_find(s->slots, s->cap, key);
-  if (sl->key != NULL)
-    return (long)sl->line;
-  if ((sl->key = strdup(key)) == NULL)
-    return -1;
-  sl->line = line;
+  size_t i = (size_t)fp & (s->cap - 1);
+  while (s->slots[i] != 0 && s->slots[i] != fp)
+    i = (i + 1) & (s->cap - 1);
+  if (s->slots[i] == fp)
+    return 1;
+  s->slots[i] = fp;
   s->n++;
   return 0;
 }
 
-static void set_free(nameset_t *s) {
-  for (size_t i = 0; i < s->cap; i++)
-    free(s->slots[i].key);
-  free(s->slots);
+/* The first line before `before` whose file name is fname, or 0. Reads
+ * the snapshot again and puts the reader back where it was. */
+static unsigned long earlier_line(cli_list_t *l, const char *fname,
+                                  unsigned long before) {
+  off_t pos = l->fp != NULL ? ftello(l->fp) : 0;
+  unsigned long line = l->line;
+  size_t builtin = l->builtin_next;
+  char ignored[8], other[CLI_NAME_MAX + sizeof(".json")];
+  cli_item_t it;
+  unsigned long found = 0;
+  cli_list_rewind(l, ignored, sizeof(ignored));
+  while (!found && cli_list_next(l, &it, ignored, sizeof(ignored)) > 0) {
+    if (it.line >= before) {
+      cli_item_free(&it);
+      break;
+    }
+    if (cli_safe_filename(it.name, other, sizeof(other)) == 0 &&
+        strcmp(other, fname) == 0)
+      found = it.line;
+    cli_item_free(&it);
+  }
+  if (l->fp != NULL) {
+    clearerr(l->fp);
+    fseeko(l->fp, pos, SEEK_SET);
+  }
+  l->line = line;
+  l->builtin_next = builtin;
+  return found;
 }
 
 /* Checks one item's file name; returns 0 or CLI_LIST_E*. */
@@ -375,13 +401,14 @@ static int check_file(cli_list_t *l, nameset_t *set, const cli_item_t *it,
                 it->line, q, why);
   }
   cli_safe_filename(it->name, fname, sizeof(fname));
-  long prev = set_add(set, fname, it->line);
-  if (prev < 0)
+  int seen = set_add(set, fingerprint(fname));
+  if (seen < 0)
     return cli_fail(CLI_LIST_ESYSTEM, err, errlen, "out of memory");
+  unsigned long prev = seen ? earlier_line(l, fname, it->line) : 0;
   if (prev > 0) {
     cli_quote(q, sizeof(q), fname, strlen(fname));
     return cli_fail(CLI_LIST_EINPUT, err, errlen,
-                "%s:%lu: '%s' also produced by line %ld", l->display, it->line,
+                "%s:%lu: '%s' also produced by line %lu", l->display, it->line,
                 q, prev);
   }
   return 0;
@@ -391,6 +418,9 @@ int cli_list_check(cli_list_t *l, int need_files, char *err, size_t errlen) {
   nameset_t set = {NULL, 0, 0};
   cli_item_t it;
   int count = 0, rc = cli_list_rewind(l, err, errlen);
+  if (rc == 0 && need_files &&
+      set_init(&set, l->fp != NULL ? l->lines_hint + 1 : POKEDEX_COUNT) != 0)
+    rc = cli_fail(CLI_LIST_ESYSTEM, err, errlen, "out of memory");
   while (rc == 0) {
     int got = cli_list_next(l, &it, err, errlen);
     if (got <= 0) {
@@ -406,7 +436,7 @@ int cli_list_check(cli_list_t *l, int need_files, char *err, size_t errlen) {
     if (rc == 0)
       count++;
   }
-  set_free(&set);
+  free(set.slots);
   if (rc < 0) {
     char ignored[8];
     cli_list_rewind(l, ignored, sizeof(ignored));
