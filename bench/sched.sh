@@ -205,6 +205,23 @@ part_rtt0() {
     say "INFO 6 worst disk write: disk_max_us $disk ($NDOCS docs, parallel K=6, --out on $fs," \
       "files $([ $bad = 0 ] && echo correct || echo WRONG))"
   fi
+
+  # ---- 7: a million-line list with --out, checked in flat memory -------------
+  # The last line is bad, so the check reads it all and stops before any
+  # download: the peak RSS is the check's (names kept as fingerprints).
+  local big=$W/million.list rss
+  "$PY" -c "
+import sys
+with open(sys.argv[1], 'w') as f:
+    for i in range(999999): f.write('doc-%d\n' % i)
+    f.write('ftp://127.0.0.1/x\n')" "$big"
+  mkdir -p "$W/mout"
+  /usr/bin/time -f "%M" -o "$W/rss" "$ADL_ASYNCDL" --base-url="$ADL_HTTP" \
+    --list="$big" --out="$W/mout" -q >/dev/null 2>"$W/million.err"
+  rss=$(tail -n 1 "$W/rss")
+  say "$([ "${rss:-99999999}" -lt 32768 ] && echo PASS || echo FAIL) 7 a 1,000,000-line list with --out" \
+    "checked in ${rss} KB peak RSS <= 32768 KB (nothing downloaded: its last line is refused)"
+  rm -f "$big"
 }
 
 part_rtt20() {
