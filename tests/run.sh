@@ -4,7 +4,9 @@
 #   1. gcc, -Dwerror=true: every suite (unit, loop, system, cli, bench-smoke)
 #   2. the engine tests again under valgrind (memcheck, leak check)
 #   3. clang with AddressSanitizer + UndefinedBehaviorSanitizer: every suite
-#   4. the libFuzzer harnesses (list reader, URL rules, request parser)
+#   4. mutation smoke: each of a few deliberate bugs fails a test
+#      (tests/mutate.sh)
+#   5. the libFuzzer harnesses (list reader, URL rules, request parser)
 # Usage: bash tests/run.sh    (from the source tree)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,6 +90,18 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --print-errorlogs --no-suite bench-smoke \
     --no-suite frontdoor
 tally build-asan
+
+step "mutation smoke: deliberate bugs in src/ must fail the tests"
+# tests/mutate.sh copies the tree to a temporary directory and builds and
+# mutates it there (this tree is never touched). Counted as one test in the
+# totals; a survivor stops the run, as a failed test does above.
+if bash tests/mutate.sh; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "tests: $passed passed, $failed failed, $skipped skipped" >&2
+  exit 1
+fi
 
 step "fuzz: libFuzzer harnesses, 20 s each (FUZZ_SECONDS to change)"
 FUZZ_BUILD_DIR=build-fuzz bash tests/fuzz/run.sh

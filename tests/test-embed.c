@@ -3,7 +3,13 @@
  * 151-request parallel download. The host's handles must keep working
  * during the download, uv_run must return once the client is idle (an idle
  * client holds no referenced handle), and after adl_client_close no
- * asyncdl handle is left: uv_loop_close returns 0. */
+ * asyncdl handle is left: uv_loop_close returns 0.
+ *
+ * The handles are told apart by address: the host knows its own (and keeps
+ * one, an unreferenced check handle, open to the end), the handles
+ * adl_client_new adds are the library's. A library handle left open after
+ * adl_client_close, one of its handles closed while the client is still
+ * open, or a referenced one while it is idle, fails the test. */
 #include "adl-test.h"
 
 #include <signal.h>
@@ -20,6 +26,7 @@ typedef struct host_s {
   uv_tcp_t peer;   /* accepted side */
   uv_tcp_t client; /* connecting side */
   uv_connect_t conn_req;
+  uv_check_t sentinel; /* the host's own, open until after the client */
   uint64_t ticks;
   uint64_t ticks_during_download;
   uint64_t echoes;
@@ -117,6 +124,7 @@ static void stop_host(void) {
   uv_close((uv_handle_t *)&H.server, NULL);
   uv_close((uv_handle_t *)&H.peer, NULL);
   uv_close((uv_handle_t *)&H.client, NULL);
+  /* The sentinel stays open: it is closed after the client. */
 }
 
 static void on_fixture_closed(void *arg) {
@@ -140,9 +148,36 @@ static void on_client_closed(adl_client_t *c) {
   H.client_closed++;
 }
 
+static int is_host_handle(const uv_handle_t *h) {
+  return h == (uv_handle_t *)&H.tick || h == (uv_handle_t *)&H.server ||
+         h == (uv_handle_t *)&H.peer || h == (uv_handle_t *)&H.client ||
+         h == (uv_handle_t *)&H.sentinel;
+}
+
+/* Handles on the loop, split into the host's and the others (the fixture's
+ * and the library's); among the others, the ones that keep uv_run going
+ * (active and referenced) and the closing ones. */
+typedef struct census_s {
+  unsigned host, other, other_ref, other_closing;
+} census_t;
+
 static void walk_cb(uv_handle_t *h, void *arg) {
-  (void)h;
-  ++*(unsigned *)arg;
+  census_t *c = arg;
+  if (is_host_handle(h)) {
+    c->host++;
+    return;
+  }
+  c->other++;
+  if (uv_is_active(h) && uv_has_ref(h)) /* keeps uv_run going */
+    c->other_ref++;
+  if (uv_is_closing(h))
+    c->other_closing++;
+}
+
+static census_t census(void) {
+  census_t c = {0, 0, 0, 0};
+  uv_walk(&H.loop, walk_cb, &c);
+  return c;
 }
 
 int main(void) {
@@ -176,11 +211,23 @@ int main(void) {
                            (struct sockaddr *)&bound, on_connected),
             0);
 
+  ASSERT_EQ(uv_check_init(&H.loop, &H.sentinel), 0);
+  uv_unref((uv_handle_t *)&H.sentinel);
+
   adl_options_t o;
   adl_options_init(&o);
   o.strategy = ADL_STRATEGY_PARALLEL;
   o.max_connections = 6;
+  census_t pre = census();
+  ASSERT_EQ(pre.host, 4); /* tick, server, sentinel, client; no peer yet */
   ASSERT_EQ(adl_client_new(&H.loop, &o, &H.dl), 0);
+  census_t post = census();
+  ASSERT_EQ(post.host, pre.host);
+  /* What adl_client_new added is the library's: it has handles of its own
+   * (its timers and loop hooks), none of them keeping uv_run going. */
+  unsigned lib_fixed = post.other - pre.other;
+  ASSERT_GT(lib_fixed, 0);
+  ASSERT_EQ(post.other_ref, pre.other_ref);
   adl_batch_opts_t bo;
   adl_batch_opts_init(&bo);
   bo.next = next;
@@ -207,17 +254,26 @@ int main(void) {
           (unsigned long long)ms, (unsigned long long)H.ticks_during_download,
           (unsigned long long)H.echoes_during_download);
 
-  /* uv_run returned with the client still open: only its unreferenced
-   * handles remain. Closing it must leave nothing at all. */
-  unsigned before = 0;
-  uv_walk(&H.loop, walk_cb, &before);
-  ASSERT_GT(before, 0);
+  /* uv_run returned with the client still open. The host closed all its
+   * handles but the sentinel, the fixture is closed: every other handle is
+   * the library's. Its own handles are all still there (watchers of pooled
+   * connections may add some), none active and referenced, none closing. */
+  census_t idle = census();
+  ASSERT_EQ(idle.host, 1);
+  ASSERT_GE(idle.other, lib_fixed);
+  ASSERT_EQ(idle.other_ref, 0);
+  ASSERT_EQ(idle.other_closing, 0);
   adl_client_close(H.dl, on_client_closed);
   uv_run(&H.loop, UV_RUN_DEFAULT);
   ASSERT_EQ(H.client_closed, 1);
-  unsigned after = 0;
-  uv_walk(&H.loop, walk_cb, &after);
-  ASSERT_EQ(after, 0);
+  /* Closing the client closed every library handle and none of the
+   * host's: exactly the sentinel remains. */
+  census_t after = census();
+  ASSERT_EQ(after.other, 0);
+  ASSERT_EQ(after.host, 1);
+  ASSERT_EQ(uv_is_closing((uv_handle_t *)&H.sentinel), 0);
+  uv_close((uv_handle_t *)&H.sentinel, NULL);
+  uv_run(&H.loop, UV_RUN_DEFAULT);
   ASSERT_EQ(uv_loop_close(&H.loop), 0);
   adl_library_shutdown();
   printf("test-embed: passed\n");

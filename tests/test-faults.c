@@ -24,6 +24,45 @@ typedef struct fault_s {
 static fault_t *g_faults;
 static unsigned g_done;
 static unsigned g_injected, g_outcomes, g_attempts; /* for the summary */
+static unsigned g_lost, g_duplicated; /* counted per fault, not derived */
+
+/* A lost done callback must fail the test within seconds, not hang it until
+ * meson's timeout: the loop runs until every request has reported or this
+ * watchdog fires. The longest scenario (a trickle cut by the low-speed
+ * limit, a capped Retry-After) takes a few seconds. */
+#define WATCHDOG_MS 20000
+static int g_watchdog_fired;
+static void on_watchdog(uv_timer_t *t) {
+  (void)t;
+  g_watchdog_fired = 1;
+}
+
+/* Faults in faults[0..n) that have not had their done callback yet. */
+static unsigned pending(const fault_t *faults, unsigned n) {
+  unsigned k = 0;
+  for (unsigned i = 0; i < n; i++)
+    k += faults[i].calls == 0;
+  return k;
+}
+
+/* Entries of dir: final files (item*.json) and temporaries (*.part-*). */
+static void count_files(const char *dir, unsigned *finals, unsigned *temps) {
+  DIR *d = opendir(dir);
+  ASSERT(d != NULL);
+  *finals = *temps = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
+    if (strstr(e->d_name, ".part-") != NULL) {
+      fprintf(stderr, "temporary file left: %s/%s\n", dir, e->d_name);
+      ++*temps;
+    } else {
+      ++*finals;
+    }
+  }
+  closedir(d);
+}
 
 static void on_done(adl_request_t *r, const adl_result_t *res) {
   fault_t *f = adl_request_get_data(r);
@@ -76,13 +115,49 @@ static void run(fault_t *faults, unsigned n, const adl_options_t *o,
     if (faults[i].status == 0)
       want_files++;
   }
-  while (g_done < n)
+  uv_timer_t watchdog;
+  ASSERT_EQ(uv_timer_init(&loop, &watchdog), 0);
+  g_watchdog_fired = 0;
+  ASSERT_EQ(uv_timer_start(&watchdog, on_watchdog, WATCHDOG_MS, 0), 0);
+  while (pending(faults, n) > 0 && !g_watchdog_fired)
     uv_run(&loop, UV_RUN_ONCE);
+  /* A few more turns of the loop, so that a second done callback for a
+   * request already reported has its chance to show up. */
+  for (int k = 0; k < 20 && !g_watchdog_fired; k++)
+    uv_run(&loop, UV_RUN_NOWAIT);
+  uv_timer_stop(&watchdog);
+  uv_close((uv_handle_t *)&watchdog, NULL);
+  /* Every request reports exactly once: count each kind of miss from the
+   * callbacks themselves. A lost one is counted before the client is
+   * closed (closing could report it as cancelled). */
+  unsigned lost = 0, duplicated = 0;
   for (unsigned i = 0; i < n; i++) {
     fault_t *f = &faults[i];
     g_injected++;
     g_outcomes += f->calls;
     g_attempts += f->res.attempts;
+    if (f->calls == 0) {
+      fprintf(stderr, "%s: no outcome after %d ms\n", f->path,
+              g_watchdog_fired ? WATCHDOG_MS : 0);
+      lost++;
+    } else if (f->calls > 1) {
+      fprintf(stderr, "%s: %u outcomes\n", f->path, f->calls);
+      duplicated++;
+    }
+  }
+  g_lost += lost;
+  g_duplicated += duplicated;
+  ASSERT_EQ(lost, 0);
+  ASSERT_EQ(duplicated, 0);
+  ASSERT_EQ(g_done, n);
+  /* Exactly the successful downloads are in the directory under their final
+   * names, and no temporary file is left. */
+  unsigned finals, temps;
+  count_files(dir, &finals, &temps);
+  ASSERT_EQ(temps, 0);
+  ASSERT_EQ(finals, want_files);
+  for (unsigned i = 0; i < n; i++) {
+    fault_t *f = &faults[i];
     if (f->calls != 1 || f->res.status != f->status)
       ADL_FAIL_("%s: %u calls, outcome %s, want %s", f->path, f->calls,
                 adl_err_name(f->res.status), adl_err_name(f->status));
@@ -101,7 +176,6 @@ static void run(fault_t *faults, unsigned n, const adl_options_t *o,
   }
   /* Nothing else in the directory: no temporary file survived. */
   ASSERT_EQ(adl_test_dir_entries(dir), 0);
-  (void)want_files;
   rmdir(dir);
   int closed = 0, fclosed = 0;
   adl_client_set_data(c, &closed);
@@ -110,6 +184,13 @@ static void run(fault_t *faults, unsigned n, const adl_options_t *o,
   ADL_TEST_LOOP_CLOSE(&loop);
   ASSERT_EQ(closed, 1);
   ASSERT_EQ(fclosed, 1);
+  /* Closing the client reports nothing more: every request had its one
+   * outcome already. */
+  for (unsigned i = 0; i < n; i++)
+    if (faults[i].calls != 1)
+      ADL_FAIL_("%s: %u outcomes after close", faults[i].path,
+                faults[i].calls);
+  ASSERT_EQ(g_done, n);
 }
 
 static void base_options(adl_options_t *o) {
@@ -228,7 +309,7 @@ int main(void) {
   test_stalls();
   adl_library_shutdown();
   printf("test-faults: passed: %u fault scenarios, %u outcomes, %u attempts, "
-         "%u items lost\n",
-         g_injected, g_outcomes, g_attempts, g_injected - g_outcomes);
+         "%u items lost, %u duplicated\n",
+         g_injected, g_outcomes, g_attempts, g_lost, g_duplicated);
   return 0;
 }
