@@ -64,8 +64,27 @@ static void count_files(const char *dir, unsigned *finals, unsigned *temps) {
   closedir(d);
 }
 
+/* Outcomes must name their cause: these words in the message. */
+static const struct {
+  const char *path, *words;
+} g_reasons[] = {
+    {"/fault/redirect-scheme", "only http and https"},
+    {"/fault/length-overflow", "Content-Length"},
+    {"/fault/http09", "HTTP/0.9"},
+    {"/fault/huge-header", "header"},
+};
+
+static void check_reason(const fault_t *f, const adl_result_t *res) {
+  for (size_t i = 0; i < sizeof(g_reasons) / sizeof(g_reasons[0]); i++)
+    if (strcmp(f->path, g_reasons[i].path) == 0 &&
+        strstr(res->message, g_reasons[i].words) == NULL)
+      ADL_FAIL_("%s: message \"%s\" does not say \"%s\"", f->path,
+                res->message, g_reasons[i].words);
+}
+
 static void on_done(adl_request_t *r, const adl_result_t *res) {
   fault_t *f = adl_request_get_data(r);
+  check_reason(f, res);
   f->calls++;
   f->res = *res;
   f->res.message = NULL;
