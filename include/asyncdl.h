@@ -303,7 +303,9 @@ ADL_EXTERN adl_request_id_t adl_request_id(const adl_request_t *r);
 ADL_EXTERN void *adl_request_get_data(const adl_request_t *r);
 ADL_EXTERN const char *adl_request_url(const adl_request_t *r);
 
-/** Number of requests submitted and not yet completed. */
+/** Work the client still owes callbacks for: requests started whose done
+ * callback has not returned, plus batch steps (a first pull, an end) not
+ * yet run. 0 when the client is idle. */
 ADL_EXTERN size_t adl_client_pending(const adl_client_t *c);
 
 /* ---- batches: a whole list through one client ------------------------- */
