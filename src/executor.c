@@ -457,8 +457,9 @@ static int plan_start(adl_request_t *r, char *buf, size_t cap,
     return 0;
   }
   r->res.dns_cached = 1;
-  if (v.gen != o->curl_dns_gen && strlen(v.addrs) < cap) {
-    memcpy(buf, v.addrs, strlen(v.addrs) + 1);
+  size_t len = strlen(v.addrs);
+  if (v.gen != o->curl_dns_gen && len < cap) {
+    memcpy(buf, v.addrs, len + 1);
     *addrs = buf;
     o->curl_dns_gen = v.gen;
   }

@@ -10,6 +10,19 @@
 
 #define ADL_TEST_SKIP 77
 
+/* UNDER_ASAN: 1 in an AddressSanitizer build (gcc or clang), where freed
+ * memory sits in quarantine and RSS figures mean nothing. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 #define ADL_FAIL_(...)                                                         \
   do {                                                                         \
     fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                            \

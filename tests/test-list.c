@@ -12,17 +12,6 @@
 
 #define BASE "https://pokeapi.co/api/v2/pokemon/"
 
-/* ASan keeps freed memory in quarantine, so RSS says nothing under it. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
 
 static char dir[256];
 static char err[1024];

@@ -45,6 +45,7 @@ typedef struct app_s {
   adl_summary_t *results; /* [strategy][repeat] */
   cli_insight_t *insights; /* [strategy][repeat], where the time went */
   char row_insight[3][1024]; /* JSON of the comparison rows' insight */
+  cli_insight_row_t row_ir[3]; /* the rows' median runs, for the print */
   adl_client_t *client;
   adl_batch_t *batch;
   cli_trace_t trace; /* every request, for --waterfall and --har */
@@ -373,11 +374,11 @@ static size_t build_rows(app_t *a, cli_row_t *rows) {
     for (unsigned r = 0; r < a->o.repeat; r++)
       if (runs[r].requests > 0 && runs[r].wall_us == med) {
         row->median = runs[r];
-        cli_insight_row_t ir =
-            insight_row(a, st, &a->insights[(unsigned)st * a->o.repeat + r],
-                        med);
+        a->row_ir[n - 1] = insight_row(
+            a, st, &a->insights[(unsigned)st * a->o.repeat + r], med);
         if (cli_insight_json(a->row_insight[n - 1],
-                             sizeof(a->row_insight[n - 1]), &ir) > 0)
+                             sizeof(a->row_insight[n - 1]),
+                             &a->row_ir[n - 1]) > 0)
           row->insight = a->row_insight[n - 1];
         break;
       }
@@ -428,16 +429,21 @@ static void fit_fd_limit(cli_opts_t *o) {
   o->connections = fit;
 }
 
+/* The directory a file of path goes in, malloc'd; NULL out of memory. */
+static char *dir_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash == NULL ? strdup(".")
+         : slash == path ? strdup("/")
+                         : strndup(path, (size_t)(slash - path));
+}
+
 /* Files written after the runs (--waterfall, --har): their directory must
  * be writable now, not found wanting after every download. */
 static int check_output_dir(const char *opt, const char *path, char *err,
                             size_t errlen) {
   if (path == NULL)
     return 0;
-  const char *slash = strrchr(path, '/');
-  char *dir = slash == NULL ? strdup(".")
-              : slash == path ? strdup("/")
-                              : strndup(path, (size_t)(slash - path));
+  char *dir = dir_of(path);
   if (dir == NULL) {
     snprintf(err, errlen, "out of memory");
     return -1;
@@ -478,10 +484,7 @@ static int check_report_path(const char *opt, const char *path,
   }
   if (o->out_dir == NULL)
     return 0;
-  const char *slash = strrchr(path, '/');
-  char *dir = slash == NULL ? strdup(".")
-              : slash == path ? strdup("/")
-                              : strndup(path, (size_t)(slash - path));
+  char *dir = dir_of(path);
   int inside = dir != NULL && same_file(dir, o->out_dir);
   free(dir);
   if (inside) {
@@ -680,19 +683,7 @@ int main(int argc, char **argv) {
     if (n > 0) {
       FILE *tf = json_stdout ? stderr : stdout;
       cli_report_table(tf, rows, n);
-      cli_insight_row_t ir[3];
-      for (size_t i = 0; i < n; i++) {
-        adl_strategy_t st = ADL_STRATEGY_SERIAL;
-        adl_strategy_parse(rows[i].strategy, &st);
-        unsigned r = 0;
-        while (r + 1 < a->o.repeat &&
-               a->results[(unsigned)st * a->o.repeat + r].wall_us !=
-                   rows[i].median.wall_us)
-          r++;
-        ir[i] = insight_row(a, st, &a->insights[(unsigned)st * a->o.repeat + r],
-                            rows[i].median.wall_us);
-      }
-      cli_insight_print(tf, ir, n);
+      cli_insight_print(tf, a->row_ir, n);
     }
     if (check_stream(stdout, "stdout") != 0)
       a->internal_error = 1;
