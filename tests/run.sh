@@ -16,7 +16,8 @@ packages=(gcc g++ clang libclang-rt-14-dev meson ninja-build pkg-config
           dnsmasq-base nginx-light openssl curl valgrind python3
           python3-requests python3-aiohttp python3-jsonschema iproute2 iptables
           iputils-ping time
-          groff-base chromium npm)
+          groff-base chromium npm
+          libnghttp2-dev nghttp2-client wrk slurm-wlm munge python3-yaml)
 missing=()
 for p in "${packages[@]}"; do
   # npm may come with a nodejs from elsewhere (nodesource bundles it and

@@ -2,6 +2,12 @@
 # 127.0.0.1 with plain HTTP/1.1 (keep-alive) on $HTTP_PORT and TLS 1.3 +
 # HTTP/2 on $HTTPS_PORT, certificate for pokeapi.test signed by a CA made
 # here ($DIR/ca.pem). stop_nginx stops it. Needs nginx and openssl.
+# Also: $HTTPS1_PORT, the same over TLS with HTTP/1.1 only (no h2 in ALPN);
+# $GZIP_PORT, plain HTTP with gzip on for JSON. Every request on every port
+# is logged to $DIR/access.log, one line each:
+#   PORT CONNECTION REQUESTS_ON_IT STATUS BYTES_SENT PROTOCOL URI "UA"
+#   "ACCEPT_ENCODING" "IF_NONE_MATCH" "X_ASYNCDL_TEST"
+# (CONNECTION is nginx's connection serial: one value = one connection.)
 
 make_ca() {
   local d=$1
@@ -31,6 +37,8 @@ start_nginx() {
   for try in 1 2 3 4 5; do
     HTTP_PORT=$(free_port)
     HTTPS_PORT=$(free_port)
+    HTTPS1_PORT=$(free_port)
+    GZIP_PORT=$(free_port)
     mkdir -p "$d/tmp"
     cat >"$d/nginx.conf" <<CONF
 daemon off;
@@ -41,8 +49,12 @@ pid $d/nginx.pid;
 worker_rlimit_nofile 16384;
 events { worker_connections 8192; }
 http {
-  access_log off;
   log_format tls '\$connection \$ssl_session_reused';
+  log_format each '\$server_port \$connection \$connection_requests \$status '
+                  '\$body_bytes_sent \$server_protocol \$request_uri '
+                  '"\$http_user_agent" "\$http_accept_encoding" '
+                  '"\$http_if_none_match" "\$http_x_asyncdl_test"';
+  access_log $d/access.log each;
   default_type application/json;
   keepalive_requests 100000;
   keepalive_timeout 60s;
@@ -63,9 +75,26 @@ http {
     ssl_protocols TLSv1.3;
     ssl_session_cache shared:tls:1m;
     access_log $d/tls.log tls; # connection number, "r" when resumed
+    access_log $d/access.log each;
     root $root;
     # The same documents, sent slowly (a 20 KB one takes about 1 s).
     location /slow/ { alias $root/api/v2/pokemon/; limit_rate 10k; }
+  }
+  server {
+    listen 127.0.0.1:$HTTPS1_PORT ssl;
+    ssl_certificate $d/server.pem;
+    ssl_certificate_key $d/server.key;
+    ssl_protocols TLSv1.3;
+    root $root;
+  }
+  server {
+    listen 127.0.0.1:$GZIP_PORT;
+    root $root;
+    gzip on;
+    gzip_types application/json;
+    gzip_min_length 0;
+    gzip_comp_level 6;
+    gzip_vary on;
   }
 }
 CONF
