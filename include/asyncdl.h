@@ -119,9 +119,13 @@ typedef enum {
   ADL_STRATEGY_SERIAL = 0,   /* one at a time, new connection + DNS each */
   ADL_STRATEGY_SESSION = 1,  /* one at a time over one kept-alive connection */
   ADL_STRATEGY_PARALLEL = 2, /* up to max_connections at once, pooled */
+  ADL_STRATEGY_MULTIPLEX = 3, /* HTTP/2 streams over one connection per
+                                 origin (max_streams at once); a server
+                                 without HTTP/2 gets parallel instead */
 } adl_strategy_t;
 
-/** "serial", "session", "parallel"; NULL for an unknown value. */
+/** "serial", "session", "parallel", "multiplex"; NULL for an unknown
+ * value. */
 ADL_EXTERN const char *adl_strategy_name(adl_strategy_t s);
 /** Parses a strategy name; returns 0 or ADL_EINVAL. */
 ADL_EXTERN int adl_strategy_parse(const char *name, adl_strategy_t *out);
@@ -142,9 +146,7 @@ typedef struct adl_options_s {
   const char *user_agent;      /* NULL = "asyncdl/VERSION" */
   const char *cacert;          /* PEM bundle path, NULL = system store;
                                   either way parsed once per client */
-  int insecure;                /* skip TLS verification (explicit only).
-                                  Proxy environment variables are never
-                                  used: connections go to the server. */
+  int insecure;                /* skip TLS verification (explicit only) */
   uint64_t max_size;           /* abort bodies larger than this, 0 = none */
   unsigned retries;            /* extra attempts on retryable failures */
   uint64_t retry_base_ms;      /* first backoff step */
@@ -152,8 +154,8 @@ typedef struct adl_options_s {
   unsigned max_redirects;      /* 0 = redirects are not followed; at most
                                   63 (more: ADL_EINVAL) */
   int http2;                   /* offer HTTP/2 over TLS (ALPN); default 0:
-                                  HTTP/1.1 everywhere. Either way one
-                                  request per connection at a time. */
+                                  HTTP/1.1 everywhere. Outside multiplex
+                                  one request per connection at a time. */
   /* Scheduling. Requests queue per origin (scheme, host, port) and are
    * admitted round-robin across origins, so one slow host cannot hold
    * the whole window. A request waiting out a retry backoff holds no
@@ -178,6 +180,28 @@ typedef struct adl_options_s {
   unsigned starts_per_pass;      /* attempts started; default 16 */
   unsigned connects_per_pass;    /* of those, likely new connections
                                     (TCP + TLS handshakes); default 4 */
+  /* Since 0.3.0. */
+  /* multiplex: every request of an origin is a stream of one HTTP/2
+   * connection (ALPN over https; over http only with h2_prior_knowledge),
+   * at most max_streams at once, fewer when the server's SETTINGS say so.
+   * max_connections then caps the origins connected at once. An origin
+   * whose server answers HTTP/1.x is run as parallel (max_per_host
+   * connections) and its results say http_version 11. */
+  unsigned max_streams;        /* default 100 */
+  int h2_prior_knowledge;      /* plain http: speak HTTP/2 at once (the
+                                  server must; multiplex and http2) */
+  int no_compress;             /* default 0: Accept-Encoding lists every
+                                  coding this libcurl decodes (gzip,
+                                  deflate, br, zstd on Debian); bodies are
+                                  decoded before the sink sees them and
+                                  max_size counts decoded bytes */
+  /* Proxies. The environment (http_proxy, https_proxy, all_proxy,
+   * no_proxy) is ignored unless proxy_env is set, since a silent proxy
+   * changes what the strategies measure (connections to the proxy). */
+  const char *proxy;           /* proxy URL (may hold user:password@);
+                                  NULL = direct */
+  int proxy_env;               /* honour the environment like curl does
+                                  (when proxy is NULL) */
   /* Append-only: new fields go at the end, with their defaults set by
    * adl_options_init. */
 } adl_options_t;
@@ -230,11 +254,38 @@ typedef struct adl_result_s {
   unsigned server_closed; /* the last response said Connection: close (or
                              was HTTP/1.0 without keep-alive): its
                              connection could not be reused */
+  /* Since 0.3.0. bytes above counts decoded body bytes (what the sink
+   * got); wire_bytes counts the body as it came over the wire, before
+   * Content-Encoding was undone (equal when it was not encoded). */
+  uint64_t wire_bytes;
+  const char *final_url;  /* after redirects (== url without any) */
+  unsigned not_modified;  /* a 304 answered a conditional request
+                             (If-None-Match / If-Modified-Since among
+                             its headers): status 0, nothing written */
 } adl_result_t;
 
-/** Body chunk callback; return 0 to continue, nonzero to abort the request
- * (it then completes with ADL_ECANCELED). buf is borrowed. */
+/** Body chunk callback (decoded bytes of a 2xx response). Return 0 when
+ * the chunk was consumed; ADL_DATA_PAUSE to pause the transfer without
+ * consuming it (the same chunk is delivered again after
+ * adl_request_resume, and nothing more is read from the network
+ * meanwhile, so the library buffers at most that chunk); anything else
+ * aborts the request (it then completes with ADL_ECANCELED). buf is
+ * borrowed. */
 typedef int (*adl_data_cb)(adl_request_t *r, const char *buf, size_t len);
+#define ADL_DATA_PAUSE 0x10000001
+/** The head of the response whose body comes next: the final response of
+ * an attempt (redirects the library follows are not shown), before its
+ * first body byte. status is the HTTP status; the status line and headers
+ * are readable with adl_request_status_line / adl_request_header(_at)
+ * during this and the later callbacks. An attempt that is retried shows
+ * its next head again, and the body starts over. Return 0 to go on,
+ * nonzero to cancel the request (ADL_ECANCELED). */
+typedef int (*adl_headers_cb)(adl_request_t *r, long status);
+/** Progress of a body: decoded bytes so far and the expected length (the
+ * Content-Length on the wire, -1 when unknown). At most one call per
+ * progress_ms per request, plus one at the end of every body. */
+typedef void (*adl_progress_cb)(adl_request_t *r, uint64_t bytes,
+                                int64_t expected);
 /** Called exactly once per successfully started request, never inside
  * the call that started it. r and res are borrowed: r is freed right
  * after the callback returns, and its id is then unknown to the client. */
@@ -255,8 +306,26 @@ typedef struct adl_request_opts_s {
   const char *path;    /* ADL_SINK_FILE: final file name, copied */
   adl_done_cb on_done; /* required */
   void *data;          /* caller's pointer, see adl_request_get_data */
+  /* Since 0.3.0. */
+  const char *const *headers; /* NULL-terminated "Name: value" lines sent
+                                 with the request (copied); "Name:" alone
+                                 removes a header libcurl would send */
+  const char *user_agent;     /* NULL = the client's */
+  adl_headers_cb on_headers;  /* optional */
+  adl_progress_cb on_progress; /* optional */
+  uint64_t progress_ms;       /* progress rate bound; 0 = 100 ms */
+  /* Per-request limits, each used only when its bit is in override_mask
+   * (the client's value otherwise). */
+  unsigned override_mask;     /* ADL_OVERRIDE_* */
+  uint64_t timeout_ms;        /* ADL_OVERRIDE_TIMEOUT: 0 = none */
+  unsigned retries;           /* ADL_OVERRIDE_RETRIES */
+  unsigned max_redirects;     /* ADL_OVERRIDE_REDIRECTS: at most 63 */
   /* Append-only. */
 } adl_request_opts_t;
+
+#define ADL_OVERRIDE_TIMEOUT 1u
+#define ADL_OVERRIDE_RETRIES 2u
+#define ADL_OVERRIDE_REDIRECTS 4u
 
 /** Zeroes *o (discard sink, no callbacks) and sets o->size. Use the
  * macro. */
@@ -303,6 +372,27 @@ ADL_EXTERN adl_request_id_t adl_request_id(const adl_request_t *r);
 ADL_EXTERN void *adl_request_get_data(const adl_request_t *r);
 ADL_EXTERN const char *adl_request_url(const adl_request_t *r);
 
+/** Pauses a running transfer (like returning ADL_DATA_PAUSE from on_data,
+ * but at any time): 0, or ADL_ENOENT when the request has its outcome.
+ * A paused request keeps its slot; its timeout_ms still runs. */
+ADL_EXTERN int adl_request_pause(adl_client_t *c, adl_request_id_t id);
+/** Resumes a paused request on the next loop iteration (never inside this
+ * call): 0, or ADL_ENOENT. Resuming one that is not paused is a no-op. */
+ADL_EXTERN int adl_request_resume(adl_client_t *c, adl_request_id_t id);
+
+/* The head of the current response: valid from on_headers until the done
+ * callback returns (in on_done: the final response's). Strings are
+ * borrowed; NULL when there is none. */
+/** "HTTP/1.1 200 OK" (without CRLF); for HTTP/2, "HTTP/2 200". */
+ADL_EXTERN const char *adl_request_status_line(const adl_request_t *r);
+/** The value of the first header called name (any case), trimmed. */
+ADL_EXTERN const char *adl_request_header(const adl_request_t *r,
+                                          const char *name);
+/** Header i (from 0) of the head in arrival order: 0 and *name, *value
+ * set, or ADL_ENOENT past the last. */
+ADL_EXTERN int adl_request_header_at(const adl_request_t *r, size_t i,
+                                     const char **name, const char **value);
+
 /** Work the client still owes callbacks for: requests started whose done
  * callback has not returned, plus batch steps (a first pull, an end) not
  * yet run. 0 when the client is idle. */
@@ -331,6 +421,8 @@ typedef struct adl_summary_s {
   double requests_per_s;
   double bytes_per_s;
   uint64_t disk_max_us;  /* slowest single file-sink call of the batch */
+  /* Since 0.3.0. */
+  uint64_t wire_bytes;   /* body bytes on the wire (bytes: decoded) */
 } adl_summary_t;
 
 /** Supplies the next item of a batch: set *url (and *path for a file sink,

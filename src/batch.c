@@ -68,6 +68,7 @@ static void account(adl_batch_t *b, const adl_result_t *res) {
   else
     s->failed++;
   s->bytes += res->bytes;
+  s->wire_bytes += res->wire_bytes;
   s->connections += res->new_connections;
   s->dns_us_total += res->dns_us;
   adl__hist_add(&b->hist, res->total_us);

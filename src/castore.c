@@ -108,6 +108,24 @@ int adl__castore_install(adl__castore_t *cs, void *ssl_ctx) {
   return SSL_CTX_set1_cert_store((SSL_CTX *)ssl_ctx, cs->store), 0;
 }
 
+static void on_ssl_info(const SSL *ssl, int where, int ret) {
+  (void)ret;
+  if (!(where & SSL_CB_HANDSHAKE_DONE))
+    return;
+  adl__alpn_watch_t *w = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+  if (w == NULL)
+    return;
+  const unsigned char *proto = NULL;
+  unsigned len = 0;
+  SSL_get0_alpn_selected(ssl, &proto, &len);
+  w->cb(w->arg, len == 2 && memcmp(proto, "h2", 2) == 0);
+}
+
+void adl__castore_watch_alpn(void *ssl_ctx, adl__alpn_watch_t *w) {
+  SSL_CTX_set_app_data((SSL_CTX *)ssl_ctx, w);
+  SSL_CTX_set_info_callback((SSL_CTX *)ssl_ctx, on_ssl_info);
+}
+
 void adl__castore_free(adl__castore_t *cs) {
   if (cs == NULL)
     return;

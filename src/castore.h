@@ -40,4 +40,17 @@ int adl__castore_install(adl__castore_t *cs, void *ssl_ctx);
 
 void adl__castore_free(adl__castore_t *cs);
 
+/* What ALPN chose on a connection, reported once its handshake is done:
+ * cb(arg, 1) for "h2", cb(arg, 0) for anything else. The watch is the
+ * caller's and must outlive the connection's handshake (multiplex keeps
+ * it in the origin, which lives while its sockets are open). It runs
+ * inside libcurl's socket handling: it may only record and kick. */
+typedef struct adl__alpn_watch_s {
+  void (*cb)(void *arg, int h2);
+  void *arg;
+} adl__alpn_watch_t;
+
+/* Attaches w to a new connection's SSL_CTX (CURLOPT_SSL_CTX_FUNCTION). */
+void adl__castore_watch_alpn(void *ssl_ctx, adl__alpn_watch_t *w);
+
 #endif

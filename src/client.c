@@ -5,8 +5,10 @@
  * client never holds the host's uv_run open. */
 #include "client.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define VALIDATE(cond)                                                         \
@@ -36,7 +38,13 @@ static void options_defaults(adl_options_t *o) {
   o->completions_per_pass = 32;
   o->starts_per_pass = 16;
   o->connects_per_pass = 4;
+  o->max_streams = 100;
 }
+
+/* The smallest size each struct had: 0.2.0's, the first release with sized
+ * structs. A caller built against it gets the defaults of later fields. */
+#define OPTIONS_0_2_0 offsetof(adl_options_t, max_streams)
+#define REQUEST_OPTS_0_2_0 offsetof(adl_request_opts_t, headers)
 
 /* Initialises a caller's struct of `size` bytes whose library version is
  * `ours`: the fields both know get the defaults, the rest is zeroed. */
@@ -48,14 +56,14 @@ static void init_sized(void *dst, size_t size, const void *ours,
 }
 
 /* Reads a caller's struct into the library's own: refuses one that was not
- * initialised, or that sets fields this library does not know. 0.2.0 is
- * the first release with sized structs, so today's size is the smallest a
- * caller can have; a later release keeps accepting it. */
-static int read_sized(void *ours, size_t ours_size, const void *src,
-                      const void *defaults) {
+ * initialised (smaller than the first sized release's), or that sets
+ * fields this library does not know. An older caller's struct gets the
+ * defaults of the fields it lacks. */
+static int read_sized(void *ours, size_t ours_size, size_t min_size,
+                      const void *src, const void *defaults) {
   size_t size;
   memcpy(&size, src, sizeof(size));
-  if (size < ours_size || size > 65536)
+  if (size < min_size || size > 65536)
     return ADL_EINVAL;
   for (size_t i = ours_size; i < size; i++)
     if (((const unsigned char *)src)[i] != 0)
@@ -87,13 +95,13 @@ int adl__read_request_opts(adl_request_opts_t *out,
                            const adl_request_opts_t *o) {
   adl_request_opts_t d;
   memset(&d, 0, sizeof(d));
-  return read_sized(out, sizeof(*out), o, &d);
+  return read_sized(out, sizeof(*out), REQUEST_OPTS_0_2_0, o, &d);
 }
 
 int adl__read_batch_opts(adl_batch_opts_t *out, const adl_batch_opts_t *o) {
   adl_batch_opts_t d;
   memset(&d, 0, sizeof(d));
-  return read_sized(out, sizeof(*out), o, &d);
+  return read_sized(out, sizeof(*out), sizeof(*out), o, &d);
 }
 
 /* ---- the client's life ------------------------------------------------- */
@@ -105,6 +113,7 @@ static void free_strings(adl_client_t *c) {
   free(c->dns_servers);
   free(c->user_agent);
   free(c->cacert);
+  free(c->proxy);
 }
 
 static void on_part_closed(void *arg) {
@@ -180,6 +189,9 @@ static int make_engines(adl_client_t *c, uv_loop_t *loop) {
                              .max_stale_ms = o->dns_max_stale_ms};
   int rc = adl__sched_init(&c->sched, c->policy.max_inflight,
                            c->policy.max_host_conns);
+  c->sched.mux_streams = c->policy.mux_streams;
+  c->sched.plain_proto =
+      o->h2_prior_knowledge ? ADL__PROTO_H2 : ADL__PROTO_H1;
   if (rc != 0)
     return rc;
   c->sched.max_sockets = c->policy.max_total_conns;
@@ -201,6 +213,7 @@ static void init_lists(adl_client_t *c) {
   adl__queue_init(&c->cancels);
   adl__queue_init(&c->done);
   adl__queue_init(&c->deferred);
+  adl__queue_init(&c->resumes);
 }
 
 int adl_client_new(uv_loop_t *loop, const adl_options_t *o,
@@ -208,15 +221,20 @@ int adl_client_new(uv_loop_t *loop, const adl_options_t *o,
   VALIDATE(loop != NULL && o != NULL && out != NULL);
   adl_options_t opts, d;
   options_defaults(&d);
-  VALIDATE(read_sized(&opts, sizeof(opts), o, &d) == 0);
+  VALIDATE(read_sized(&opts, sizeof(opts), OPTIONS_0_2_0, o, &d) == 0);
   VALIDATE(opts.completions_per_pass > 0 && opts.starts_per_pass > 0 &&
            opts.connects_per_pass > 0);
   /* A redirect chain remembers 64 URLs to find loops: honoured, never
    * silently capped. */
   VALIDATE(opts.max_redirects <= 63);
   adl__policy_t pol;
-  unsigned k = opts.strategy == ADL_STRATEGY_PARALLEL ? opts.max_connections : 1;
-  VALIDATE(adl__policy_for(opts.strategy, k, opts.max_per_host, &pol) == 0);
+  unsigned k = opts.strategy == ADL_STRATEGY_PARALLEL ||
+                       opts.strategy == ADL_STRATEGY_MULTIPLEX
+                   ? opts.max_connections
+                   : 1;
+  VALIDATE(opts.max_streams > 0 && opts.max_streams <= 1000);
+  VALIDATE(adl__policy_for(opts.strategy, k, opts.max_per_host,
+                           opts.max_streams, &pol) == 0);
   adl_client_t *c = calloc(1, sizeof(*c));
   if (c == NULL)
     return ADL_ENOMEM;
@@ -235,6 +253,8 @@ int adl_client_new(uv_loop_t *loop, const adl_options_t *o,
   c->opts.dns_servers = c->dns_servers;
   c->opts.user_agent = c->user_agent;
   c->opts.cacert = c->cacert;
+  c->proxy = dup_or_null(opts.proxy, &failed);
+  c->opts.proxy = c->proxy;
   setup_ca(c);
   c->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)c ^ 0x9e3779b97f4a7c15ull;
   if (c->rng == 0)
@@ -276,6 +296,62 @@ void adl_client_close(adl_client_t *c, adl_close_cb cb) {
 
 /* ---- requests ---------------------------------------------------------- */
 
+/* A header line the caller may send: "Name: value" (or "Name:" to remove
+ * one, "Name;" for an empty value, as libcurl has it), never a line break
+ * that would smuggle a second header or request. */
+static int header_ok(const char *h) {
+  if (h[0] == ':' || h[0] == '\0' || strpbrk(h, "\r\n") != NULL)
+    return 0;
+  size_t n = strcspn(h, ":;");
+  return h[n] != '\0' && memchr(h, ' ', n) == NULL;
+}
+
+static int headers_ok(const char *const *hs) {
+  for (size_t i = 0; hs != NULL && hs[i] != NULL; i++)
+    if (!header_ok(hs[i]))
+      return 0;
+  return 1;
+}
+
+static int is_conditional(const char *h) {
+  return strncasecmp(h, "If-None-Match:", 14) == 0 ||
+         strncasecmp(h, "If-Modified-Since:", 18) == 0;
+}
+
+/* Copies what the caller may free once adl_request_start returns. */
+static int copy_request_opts(adl_request_t *r, const adl_request_opts_t *o) {
+  r->opts = *o;
+  r->opts.path = NULL;
+  r->opts.headers = NULL;
+  r->opts.user_agent = NULL;
+  if (o->sink == ADL_SINK_FILE && (r->opts.path = strdup(o->path)) == NULL)
+    return ADL_ENOMEM;
+  if (o->user_agent != NULL && (r->user_agent = strdup(o->user_agent)) == NULL)
+    return ADL_ENOMEM;
+  for (size_t i = 0; o->headers != NULL && o->headers[i] != NULL; i++) {
+    struct curl_slist *l = curl_slist_append(r->headers, o->headers[i]);
+    if (l == NULL)
+      return ADL_ENOMEM;
+    r->headers = l;
+    r->conditional |= is_conditional(o->headers[i]);
+  }
+  return 0;
+}
+
+/* The client's limits, with the request's own where it says so. */
+static void request_limits(adl_request_t *r, const adl_request_opts_t *o) {
+  const adl_options_t *co = &r->client->opts;
+  r->limits = r->client->limits;
+  r->max_redirects = co->max_redirects;
+  r->timeout_ms = co->timeout_ms;
+  if (o->override_mask & ADL_OVERRIDE_RETRIES)
+    r->limits.retries = o->retries;
+  if (o->override_mask & ADL_OVERRIDE_REDIRECTS)
+    r->max_redirects = o->max_redirects;
+  if (o->override_mask & ADL_OVERRIDE_TIMEOUT)
+    r->timeout_ms = o->timeout_ms;
+}
+
 static adl_request_t *request_new(adl_client_t *c, const char *url,
                                   const adl_request_opts_t *o) {
   adl_request_t *r = calloc(1, sizeof(*r));
@@ -283,15 +359,12 @@ static adl_request_t *request_new(adl_client_t *c, const char *url,
     return NULL;
   r->client = c;
   r->fd = -1;
-  r->opts = *o;
-  r->opts.path = NULL;
   adl__queue_init(&r->node);
   adl__queue_init(&r->all_node);
+  adl__queue_init(&r->flow_node);
+  request_limits(r, o);
   r->url = strdup(url);
-  if (o->sink == ADL_SINK_FILE)
-    r->opts.path = strdup(o->path);
-  if (r->url == NULL ||
-      (o->sink == ADL_SINK_FILE && r->opts.path == NULL) ||
+  if (r->url == NULL || copy_request_opts(r, o) != 0 ||
       adl__idtab_add(&c->ids, r) != 0) {
     adl__request_free(r);
     return NULL;
@@ -309,6 +382,11 @@ int adl_request_start(adl_client_t *c, const char *url,
   VALIDATE(o.on_done != NULL);
   VALIDATE(o.sink != ADL_SINK_FILE || (o.path != NULL && o.path[0]));
   VALIDATE(o.sink != ADL_SINK_CALLBACK || o.on_data != NULL);
+  VALIDATE(headers_ok(o.headers));
+  VALIDATE(!(o.override_mask & ADL_OVERRIDE_REDIRECTS) ||
+           o.max_redirects <= 63);
+  VALIDATE((o.override_mask & ~(ADL_OVERRIDE_TIMEOUT | ADL_OVERRIDE_RETRIES |
+                                ADL_OVERRIDE_REDIRECTS)) == 0);
   if (c->closing)
     return ADL_ECLOSING;
   /* A URL we will not fetch is still an outcome, reported like any other;
@@ -350,3 +428,28 @@ int adl_request_cancel(adl_client_t *c, adl_request_id_t id) {
 adl_request_id_t adl_request_id(const adl_request_t *r) { return r->id; }
 void *adl_request_get_data(const adl_request_t *r) { return r->opts.data; }
 const char *adl_request_url(const adl_request_t *r) { return r->url; }
+
+int adl_request_pause(adl_client_t *c, adl_request_id_t id) {
+  VALIDATE(c != NULL);
+  adl_request_t *r = adl__idtab_find(&c->ids, id);
+  return r != NULL ? adl__exec_pause(r) : ADL_ENOENT;
+}
+
+int adl_request_resume(adl_client_t *c, adl_request_id_t id) {
+  VALIDATE(c != NULL);
+  adl_request_t *r = adl__idtab_find(&c->ids, id);
+  return r != NULL ? adl__exec_resume(r) : ADL_ENOENT;
+}
+
+const char *adl_request_status_line(const adl_request_t *r) {
+  return adl__head_status(&r->head);
+}
+
+const char *adl_request_header(const adl_request_t *r, const char *name) {
+  return name != NULL ? adl__head_get(&r->head, name) : NULL;
+}
+
+int adl_request_header_at(const adl_request_t *r, size_t i, const char **name,
+                          const char **value) {
+  return adl__head_at(&r->head, i, name, value) == 0 ? 0 : ADL_ENOENT;
+}

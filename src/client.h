@@ -14,6 +14,7 @@
 
 #include "asyncdl.h"
 #include "castore.h"
+#include "head.h"
 #include "origin.h"
 #include "pool.h"
 #include "queue.h"
@@ -39,7 +40,20 @@ struct adl_request_s {
   adl__origin_t *origin;      /* a reference; its slot when holding one */
   adl__origin_t *next_origin; /* redirect target's, until requeued there */
   adl_request_id_t id;
-  adl_request_opts_t opts; /* path points to our own copy */
+  adl_request_opts_t opts; /* path points to our own copy; headers and
+                              user_agent are NULL (copied below) */
+  struct curl_slist *headers; /* the caller's request headers, copied */
+  char *user_agent;        /* the caller's, copied; NULL = the client's */
+  adl__rq_limits_t limits; /* the client's, with the request's overrides */
+  unsigned max_redirects;
+  uint64_t timeout_ms;
+  int conditional;         /* If-None-Match / If-Modified-Since sent */
+  adl__head_t head;        /* the current response's head */
+  int head_shown;          /* on_headers ran for this response */
+  int paused;              /* curl holds this transfer paused */
+  int resume_pending;      /* on the client's resume list */
+  adl__queue_t flow_node;  /* client->resumes */
+  uint64_t t_progress;     /* last progress event, ns */
   char *url;               /* as submitted */
   char *cur_url;           /* after redirects; NULL = url */
   int numeric_host;
@@ -88,7 +102,7 @@ typedef struct adl__idtab_s {
 struct adl_client_s {
   uv_loop_t *loop;
   adl_options_t opts;     /* strings point to the copies below */
-  char *dns_servers, *user_agent, *cacert;
+  char *dns_servers, *user_agent, *cacert, *proxy;
   int clear_capath;       /* the CA file alone, so curl caches the store */
   adl__castore_t *castore; /* parsed by us, in steps; NULL: curl's own */
   adl__policy_t policy;
@@ -105,6 +119,9 @@ struct adl_client_s {
   adl__queue_t cancels;   /* RUNNING requests to cancel on the pump */
   adl__queue_t done;      /* DONE, callbacks pending */
   adl__queue_t deferred;  /* adl__deferred_t: batch refills and ends */
+  adl__queue_t resumes;   /* paused requests to resume on the pump */
+  unsigned host_conns_raised; /* multiplex: curl's host cap follows
+                                 sched.h1_origins */
   adl__idtab_t ids;
   size_t nreq;            /* submitted, done callback not yet returned,
                              plus deferred work pending */
@@ -164,6 +181,11 @@ void adl__exec_submit(adl_request_t *r, int status, const char *msg);
  * on the next pump pass when curl has its transfer (curl refuses to remove
  * a handle from inside its own callbacks, where this may be called). */
 int adl__exec_cancel(adl_request_t *r);
+/* Pauses r's transfer (now, or when its next attempt starts): 0, or
+ * ADL_ENOENT when r has its outcome. */
+int adl__exec_pause(adl_request_t *r);
+/* Resumes r on the next pump pass: 0, or ADL_ENOENT. */
+int adl__exec_resume(adl_request_t *r);
 /* pool.c's done callback (arg is the client). */
 void adl__exec_on_curl_done(void *arg, CURL *easy, CURLcode rc);
 /* Queues work for the pump; it counts as pending work until it ran. */

@@ -128,9 +128,8 @@ void adl__exec_drop_easies(adl_client_t *c) {
 
 static int apply_with(adl_request_t *r, const adl__rq_event_t *ev,
                       const char *addrs) {
-  adl_client_t *c = r->client;
   adl__rq_state_t from = r->fsm.state;
-  adl__rq_step_t st = adl__rq_step(&r->fsm, &c->limits, ev);
+  adl__rq_step_t st = adl__rq_step(&r->fsm, &r->limits, ev);
   if (st.act[0].kind == ADL__ACT_REFUSED) {
     /* Only a late cancel may meet a finished request; anything else is a
      * lost or doubled event, which must never happen. */
@@ -257,6 +256,8 @@ static void transfer(adl_request_t *r, const char *addrs, int fresh) {
     return;
   }
   adl__sched_running(r->origin, +1);
+  if (r->paused) /* paused by the caller before this attempt started */
+    curl_easy_pause(e, CURLPAUSE_RECV);
   c->kick_curl = 1;
   adl__exec_kick(c);
 }
@@ -294,6 +295,10 @@ static void abort_from(adl_request_t *r, adl__rq_state_t from) {
     adl__queue_remove(&r->node);
     r->cancel_pending = 0;
   }
+  if (r->resume_pending) {
+    adl__queue_remove(&r->flow_node);
+    r->resume_pending = 0;
+  }
 }
 
 static void complete(adl_request_t *r, int status) {
@@ -311,7 +316,7 @@ static void complete(adl_request_t *r, int status) {
     r->res.backoff_us += (now - r->t_backoff) / 1000;
     r->t_backoff = 0;
   }
-  if (status == 0 && r->opts.sink == ADL_SINK_FILE)
+  if (status == 0 && r->opts.sink == ADL_SINK_FILE && !r->res.not_modified)
     r->commit_pending = 1; /* renamed at delivery, after the next send */
   else
     adl__request_drop_temp(r); /* never leave a partial file behind */
@@ -330,6 +335,7 @@ static void complete(adl_request_t *r, int status) {
   }
   r->res.message = r->message;
   r->res.url = r->url;
+  r->res.final_url = r->cur_url ? r->cur_url : r->url;
   r->res.id = r->id;
   adl__queue_insert_tail(&c->done, &r->node);
   adl__exec_kick(c);
@@ -432,6 +438,57 @@ void adl__exec_on_curl_done(void *arg, CURL *easy, CURLcode rc) {
   if (ev.redirect > 0)
     r->numeric_host = target.numeric_host;
   apply_with(r, &ev, NULL);
+}
+
+int adl__exec_pause(adl_request_t *r) {
+  if (r->fsm.state == ADL__RQ_DONE || r->cancel_pending)
+    return ADL_ENOENT;
+  if (r->resume_pending) { /* a pause after a resume wins */
+    adl__queue_remove(&r->flow_node);
+    r->resume_pending = 0;
+  }
+  if (!r->paused && r->easy != NULL)
+    curl_easy_pause(r->easy, CURLPAUSE_RECV);
+  r->paused = 1;
+  return 0;
+}
+
+int adl__exec_resume(adl_request_t *r) {
+  if (r->fsm.state == ADL__RQ_DONE || r->cancel_pending)
+    return ADL_ENOENT;
+  if (r->paused && !r->resume_pending) {
+    /* Unpausing makes curl deliver the held chunk at once: on the pump,
+     * never inside the caller's call. */
+    r->resume_pending = 1;
+    adl__queue_insert_tail(&r->client->resumes, &r->flow_node);
+    adl__exec_kick(r->client);
+  }
+  return 0;
+}
+
+static void run_resumes(adl_client_t *c) {
+  while (!adl__queue_empty(&c->resumes)) {
+    adl_request_t *r = ADL_QUEUE_DATA(adl__queue_head(&c->resumes),
+                                      adl_request_t, flow_node);
+    adl__queue_remove(&r->flow_node);
+    r->resume_pending = 0;
+    r->paused = 0;
+    if (r->easy != NULL) {
+      /* on_data may pause again from inside this call. */
+      curl_easy_pause(r->easy, CURLPAUSE_CONT);
+      c->kick_curl = 1;
+    }
+  }
+}
+
+/* multiplex: an origin that speaks HTTP/1.x runs as parallel, which needs
+ * curl's cap of one connection per host lifted (once, outside curl). */
+static void follow_protocols(adl_client_t *c) {
+  if (c->sched.h1_origins > 0 && !c->host_conns_raised &&
+      c->policy.mux_streams > 0) {
+    c->host_conns_raised = 1;
+    adl__pool_set_host_conns(c->pool, c->policy.max_host_conns);
+  }
 }
 
 /* ---- the pump ---------------------------------------------------------- */
@@ -539,6 +596,9 @@ static void deliver_some(adl_client_t *c) {
                  "cannot publish the file: %s", adl_strerror(st));
       }
     }
+    if (r->opts.on_progress != NULL && r->res.status == 0 &&
+        !r->res.not_modified) /* the last event: the whole body */
+      r->opts.on_progress(r, r->res.bytes, r->declared_length);
     /* The callback may start, cancel or close: all of that only touches
      * lists this loop re-reads. r is this callback's alone now. */
     r->opts.on_done(r, &r->res);
@@ -569,7 +629,8 @@ static void run_deferred(adl_client_t *c) {
 
 static int work_left(const adl_client_t *c) {
   return !adl__queue_empty(&c->starts) || !adl__queue_empty(&c->done) ||
-         !adl__queue_empty(&c->cancels) || !adl__queue_empty(&c->deferred);
+         !adl__queue_empty(&c->cancels) || !adl__queue_empty(&c->deferred) ||
+         !adl__queue_empty(&c->resumes);
 }
 
 static void on_pump(uv_idle_t *h) {
@@ -578,7 +639,9 @@ static void on_pump(uv_idle_t *h) {
     return;
   c->pumping = 1;
   run_cancels(c);
+  run_resumes(c);
   run_deferred(c);
+  follow_protocols(c);
   admit(c);
   start_some(c);
   if (c->kick_curl) { /* one pass of curl for every transfer just added */

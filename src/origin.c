@@ -92,6 +92,8 @@ adl__origin_t *adl__sched_ref(adl__sched_t *s, int https, const char *host,
   adl__queue_init(&o->waiting);
   adl__queue_insert_tail(bucket, &o->hash_node);
   s->norigins++;
+  if (s->mux_streams > 0 && !https) /* no ALPN to ask */
+    adl__sched_set_proto(o, s->plain_proto);
   maybe_grow(s);
   return o;
 }
@@ -125,9 +127,29 @@ void adl__sched_dequeue(adl__origin_t *o, adl__queue_t *node) {
     adl__queue_remove(&o->ring_node);
 }
 
-/* An idle connection no admitted request has claimed yet. */
+static int muxed(const adl__origin_t *o) {
+  return o->sched->mux_streams > 0 && o->proto == ADL__PROTO_H2;
+}
+
+/* An idle connection no admitted request has claimed yet (an HTTP/2 one
+ * takes more streams up to the origin's cap). */
 static int idle_for_admission(const adl__origin_t *o) {
-  return o->open_sockets > o->inflight;
+  return o->open_sockets > o->inflight || (muxed(o) && o->open_sockets > 0);
+}
+
+unsigned adl__sched_cap(const adl__origin_t *o) {
+  const adl__sched_t *s = o->sched;
+  if (s->mux_streams == 0 || o->proto == ADL__PROTO_H1)
+    return s->per_origin;
+  return o->proto == ADL__PROTO_H2 ? s->mux_streams : 1;
+}
+
+void adl__sched_set_proto(adl__origin_t *o, int proto) {
+  if (o->proto != ADL__PROTO_UNKNOWN)
+    return;
+  o->proto = proto;
+  if (proto == ADL__PROTO_H1)
+    o->sched->h1_origins++;
 }
 
 /* The first origin on the ring, from q on, that may take one more. */
@@ -135,7 +157,8 @@ static adl__origin_t *next_eligible(adl__sched_t *s, adl__queue_t *q,
                                     int want_idle) {
   for (; q != &s->ring; q = q->next) {
     adl__origin_t *o = ADL_QUEUE_DATA(q, adl__origin_t, ring_node);
-    if (o->inflight < s->per_origin && (!want_idle || idle_for_admission(o)))
+    if (o->inflight < adl__sched_cap(o) &&
+        (!want_idle || idle_for_admission(o)))
       return o;
   }
   return NULL;
@@ -199,5 +222,5 @@ void adl__sched_running(adl__origin_t *o, int delta) {
 }
 
 int adl__sched_has_idle(const adl__origin_t *o) {
-  return o->open_sockets > o->running;
+  return o->open_sockets > o->running || (muxed(o) && o->open_sockets > 0);
 }

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "castore.h"
 #include "queue.h"
 
 typedef struct adl__origin_s {
@@ -28,10 +29,18 @@ typedef struct adl__origin_s {
   unsigned refs;
   uint64_t hash;
   uint64_t curl_dns_gen;   /* resolver generation last handed to curl */
+  int proto;               /* ADL__PROTO_*: what its server spoke */
+  adl__alpn_watch_t alpn;  /* multiplex: told what ALPN chose */
   int https;
   long port;
   char host[];             /* lower case, IPv6 without brackets */
 } adl__origin_t;
+
+/* What an origin's server speaks, as far as we know. Multiplex admits one
+ * request to an origin until its first connection says (ALPN, or the
+ * first response), then a connection's worth of streams, or per_origin
+ * requests for HTTP/1.x. */
+enum { ADL__PROTO_UNKNOWN = 0, ADL__PROTO_H1 = 1, ADL__PROTO_H2 = 2 };
 
 typedef struct adl__sched_s {
   adl__queue_t ring;       /* origins with waiting requests */
@@ -43,6 +52,10 @@ typedef struct adl__sched_s {
   unsigned per_origin;     /* cap per origin */
   unsigned open_sockets;   /* in all */
   unsigned max_sockets;    /* curl's total connection cap, 0 = none */
+  unsigned mux_streams;    /* multiplex: cap of an HTTP/2 origin; 0 = off */
+  unsigned h1_origins;     /* multiplex: origins found speaking HTTP/1.x */
+  int plain_proto;         /* multiplex: what a new http:// origin speaks
+                              (H2 with prior knowledge, else H1) */
 } adl__sched_t;
 
 /* 0, or ADL_ENOMEM. */
@@ -84,7 +97,15 @@ void adl__sched_socket_closed(adl__origin_t *o);
 void adl__sched_running(adl__origin_t *o, int delta);
 
 /* Whether o probably has an idle kept-alive connection: more sockets open
- * than transfers running on it. */
+ * than transfers running on it (multiplex: an open HTTP/2 connection,
+ * which takes another stream). */
 int adl__sched_has_idle(const adl__origin_t *o);
+
+/* Records what o's server speaks (ADL__PROTO_H1 or _H2); the first answer
+ * sticks. */
+void adl__sched_set_proto(adl__origin_t *o, int proto);
+
+/* The most requests o may have in flight. */
+unsigned adl__sched_cap(const adl__origin_t *o);
 
 #endif

@@ -135,14 +135,22 @@ int adl__pool_new(uv_loop_t *loop, const adl__policy_t *pol,
   curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p);
   curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, on_timeout);
   curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p);
+  /* multiplex: one connection per origin until an origin is found to
+   * speak HTTP/1.x (adl__pool_set_host_conns); streams beyond the server's
+   * SETTINGS then wait for a free stream, not for a second connection. */
   curl_multi_setopt(p->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                    (long)pol->max_host_conns);
+                    pol->mux_streams ? 1L : (long)pol->max_host_conns);
   curl_multi_setopt(p->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
                     (long)pol->max_total_conns);
   curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)pol->max_conns);
-  /* One transfer per connection, HTTP/2 included: "parallel" must mean K
-   * TCP connections, not K streams multiplexed over one. */
-  curl_multi_setopt(p->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
+  /* Outside multiplex one transfer per connection, HTTP/2 included:
+   * "parallel" must mean K TCP connections, not K streams over one. */
+  curl_multi_setopt(p->multi, CURLMOPT_PIPELINING,
+                    pol->mux_streams ? (long)CURLPIPE_MULTIPLEX
+                                     : (long)CURLPIPE_NOTHING);
+  if (pol->mux_streams)
+    curl_multi_setopt(p->multi, CURLMOPT_MAX_CONCURRENT_STREAMS,
+                      (long)pol->mux_streams);
   int rc = adl__io_init(&p->io, loop, p, on_io, on_io_timer);
   if (rc != 0) {
     curl_share_cleanup(p->share);
@@ -155,6 +163,10 @@ int adl__pool_new(uv_loop_t *loop, const adl__policy_t *pol,
 }
 
 CURLSH *adl__pool_share(adl__pool_t *pool) { return pool->share; }
+
+void adl__pool_set_host_conns(adl__pool_t *pool, unsigned n) {
+  curl_multi_setopt(pool->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)n);
+}
 
 int adl__pool_add(adl__pool_t *pool, CURL *easy) {
   CURLMcode mc = curl_multi_add_handle(pool->multi, easy);

@@ -25,6 +25,10 @@ int adl__pool_new(uv_loop_t *loop, const adl__policy_t *p,
  * when the policy wants none. Owned by the pool. */
 CURLSH *adl__pool_share(adl__pool_t *pool);
 
+/* Sets curl's cap on connections per host (multiplex raises it when an
+ * origin speaks HTTP/1.x). Never from inside a curl callback. */
+void adl__pool_set_host_conns(adl__pool_t *pool, unsigned n);
+
 /* Hands easy to curl; 0 or negative ADL_E*. It starts on the next
  * adl__pool_kick (or curl's 0 ms timer), so nothing completes inside this
  * call. Never call from inside a curl callback (libcurl 7.82+ refuses

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -149,6 +150,61 @@ static void parse_length(adl_request_t *r, const char *v, const char *end) {
     r->declared_length = n;
 }
 
+static void parse_retry_after(adl_request_t *r, const char *buf, size_t len) {
+  char tmp[64];
+  size_t m = len - 12 < sizeof(tmp) - 1 ? len - 12 : sizeof(tmp) - 1;
+  memcpy(tmp, buf + 12, m);
+  tmp[m] = '\0';
+  char *end;
+  long secs = strtol(tmp, &end, 10);
+  if (end != tmp && secs >= 0) {
+    r->retry_after_ms = secs > 86400 ? 86400000 : secs * 1000;
+  } else {
+    time_t when = curl_getdate(tmp, NULL);
+    time_t now = time(NULL);
+    if (when != (time_t)-1)
+      r->retry_after_ms = when > now ? (long)(when - now) * 1000 : 0;
+  }
+}
+
+static void parse_connection(adl_request_t *r, const char *buf, size_t len) {
+  const char *v = buf + 11, *end = buf + len;
+  while (v < end && (*v == ' ' || *v == '\t'))
+    v++;
+  if ((size_t)(end - v) >= 5 && strncasecmp(v, "close", 5) == 0)
+    r->res.server_closed = 1;
+  else if ((size_t)(end - v) >= 10 && strncasecmp(v, "keep-alive", 10) == 0)
+    r->res.server_closed = 0;
+}
+
+/* A status line: a new response (1xx, a redirect hop or a retry may come
+ * before the final one). Multiplex learns here, at the latest, what the
+ * origin speaks. */
+static void new_response(adl_request_t *r, const char *buf, size_t len) {
+  r->retry_after_ms = -1;
+  r->declared_length = -1;
+  r->length_bad = 0;
+  r->head_shown = 0;
+  /* HTTP/1.0 closes unless it says keep-alive. */
+  r->res.server_closed = len >= 8 && memcmp(buf, "HTTP/1.0", 8) == 0;
+  adl__sched_set_proto(r->origin, len >= 6 && buf[5] == '2'
+                                      ? ADL__PROTO_H2
+                                      : ADL__PROTO_H1);
+}
+
+/* Whether the head just ended is the one whose body the caller gets: not
+ * an interim 1xx, and not a redirect the library follows. */
+static int head_is_final(adl_request_t *r) {
+  long code = 0;
+  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+  if (code < 200)
+    return 0;
+  if (code >= 300 && code < 400 && r->max_redirects > 0 &&
+      adl__head_get(&r->head, "Location") != NULL)
+    return 0;
+  return 1;
+}
+
 static size_t on_header(char *buf, size_t size, size_t n, void *ud) {
   adl_request_t *r = ud;
   size_t len = size * n;
@@ -156,36 +212,28 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud) {
     r->seen_first_byte = 1;
     r->t_first_byte = uv_hrtime();
   }
-  if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
-    r->retry_after_ms = -1; /* a new response (1xx may precede the final) */
-    r->declared_length = -1;
-    r->length_bad = 0;
-    /* HTTP/1.0 closes unless it says keep-alive. */
-    r->res.server_closed = len >= 8 && memcmp(buf, "HTTP/1.0", 8) == 0;
-  } else if (len > 15 && strncasecmp(buf, "Content-Length:", 15) == 0) {
+  int end = adl__head_feed(&r->head, buf, len);
+  if (end < 0) {
+    r->abort_status = end;
+    return 0;
+  }
+  if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0)
+    new_response(r, buf, len);
+  else if (len > 15 && strncasecmp(buf, "Content-Length:", 15) == 0)
     parse_length(r, buf + 15, buf + len);
-  } else if (len > 11 && strncasecmp(buf, "Connection:", 11) == 0) {
-    const char *v = buf + 11, *end = buf + len;
-    while (v < end && (*v == ' ' || *v == '\t'))
-      v++;
-    if ((size_t)(end - v) >= 5 && strncasecmp(v, "close", 5) == 0)
-      r->res.server_closed = 1;
-    else if ((size_t)(end - v) >= 10 && strncasecmp(v, "keep-alive", 10) == 0)
-      r->res.server_closed = 0;
-  } else if (len > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
-    char tmp[64];
-    size_t m = len - 12 < sizeof(tmp) - 1 ? len - 12 : sizeof(tmp) - 1;
-    memcpy(tmp, buf + 12, m);
-    tmp[m] = '\0';
-    char *end;
-    long secs = strtol(tmp, &end, 10);
-    if (end != tmp && secs >= 0) {
-      r->retry_after_ms = secs > 86400 ? 86400000 : secs * 1000;
-    } else {
-      time_t when = curl_getdate(tmp, NULL);
-      time_t now = time(NULL);
-      if (when != (time_t)-1)
-        r->retry_after_ms = when > now ? (long)(when - now) * 1000 : 0;
+  else if (len > 11 && strncasecmp(buf, "Connection:", 11) == 0)
+    parse_connection(r, buf, len);
+  else if (len > 12 && strncasecmp(buf, "Retry-After:", 12) == 0)
+    parse_retry_after(r, buf, len);
+  if (end == 1 && r->opts.on_headers != NULL && !r->head_shown &&
+      head_is_final(r)) {
+    r->head_shown = 1;
+    long code = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+    /* Like on_data: the callback may cancel, pause or close. */
+    if (r->opts.on_headers(r, code) != 0 || r->cancel_pending) {
+      r->abort_status = ADL_ECANCELED;
+      return 0;
     }
   }
   return len;
@@ -200,27 +248,21 @@ static void disk_time(adl_request_t *r, uint64_t t0) {
     r->res.disk_max_us = us;
 }
 
-static size_t on_write(char *buf, size_t size, size_t n, void *ud) {
-  adl_request_t *r = ud;
-  size_t len = size * n;
-  if (r->cancel_pending) {
-    r->abort_status = ADL_ECANCELED;
-    return 0;
-  }
-  if (r->res.bytes == 0 && !r->keep_body) {
-    /* Only a 2xx body reaches the sink; redirect and error pages do not. */
-    long code = 0;
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
-    r->keep_body = code >= 200 && code < 300 ? 1 : -1;
-  }
-  r->res.bytes += len;
-  if (r->keep_body < 0)
-    return len;
-  uint64_t max = r->client->opts.max_size;
-  if (max != 0 && r->res.bytes > max) {
-    r->abort_status = ADL_ETOOLARGE;
-    return 0;
-  }
+/* At most one event per progress_ms, from the body path itself. */
+static void maybe_progress(adl_request_t *r) {
+  if (r->opts.on_progress == NULL)
+    return;
+  uint64_t now = uv_hrtime();
+  uint64_t every = r->opts.progress_ms ? r->opts.progress_ms : 100;
+  if (r->t_progress != 0 && now - r->t_progress < every * 1000000u)
+    return;
+  r->t_progress = now;
+  r->opts.on_progress(r, r->res.bytes, r->declared_length);
+}
+
+/* Hands a chunk to the sink: 0, CURL_WRITEFUNC_PAUSE, or an ADL_E* to
+ * abort with. */
+static int sink_chunk(adl_request_t *r, const char *buf, size_t len) {
   if (r->opts.sink == ADL_SINK_FILE) {
     /* The temporary file is made at the first body byte, not before the
      * request: its creation then overlaps the network. */
@@ -229,19 +271,55 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud) {
     if (st == 0)
       st = write_all(r->fd, buf, len);
     disk_time(r, t0);
-    if (st != 0) {
-      r->abort_status = st;
-      return 0;
-    }
-  } else if (r->opts.sink == ADL_SINK_CALLBACK && r->opts.on_data) {
-    /* The callback may cancel this or any request, or close the client:
-     * the executor defers whatever curl would have to do now. */
-    int stop = r->opts.on_data(r, buf, len);
-    if (stop || r->cancel_pending) {
-      r->abort_status = ADL_ECANCELED;
-      return 0;
-    }
+    return st;
   }
+  if (r->opts.sink == ADL_SINK_CALLBACK && r->opts.on_data) {
+    /* The callback may cancel this or any request, pause, or close the
+     * client: the executor defers whatever curl would have to do now. */
+    int rc = r->opts.on_data(r, buf, len);
+    if (r->cancel_pending)
+      return ADL_ECANCELED;
+    if (rc == ADL_DATA_PAUSE) {
+      r->paused = 1; /* curl delivers this chunk again on resume */
+      return CURL_WRITEFUNC_PAUSE;
+    }
+    return rc != 0 ? ADL_ECANCELED : 0;
+  }
+  return 0;
+}
+
+static size_t on_write(char *buf, size_t size, size_t n, void *ud) {
+  adl_request_t *r = ud;
+  size_t len = size * n;
+  if (r->cancel_pending) {
+    r->abort_status = ADL_ECANCELED;
+    return 0;
+  }
+  if (r->keep_body == 0) {
+    /* Only a 2xx body reaches the sink; redirect and error pages do not. */
+    long code = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+    r->keep_body = code >= 200 && code < 300 ? 1 : -1;
+  }
+  if (r->keep_body < 0) {
+    r->res.bytes += len;
+    return len;
+  }
+  /* Decoded bytes: a compressed body is limited by what it expands to. */
+  uint64_t max = r->client->opts.max_size;
+  if (max != 0 && r->res.bytes + len > max) {
+    r->abort_status = ADL_ETOOLARGE;
+    return 0;
+  }
+  int st = sink_chunk(r, buf, len);
+  if (st == CURL_WRITEFUNC_PAUSE)
+    return CURL_WRITEFUNC_PAUSE;
+  if (st != 0) {
+    r->abort_status = st;
+    return 0;
+  }
+  r->res.bytes += len;
+  maybe_progress(r);
   return len;
 }
 
@@ -288,7 +366,12 @@ static int start_file(adl_request_t *r) {
 
 void adl__request_free(adl_request_t *r) {
   adl__queue_remove(&r->all_node);
+  if (r->resume_pending)
+    adl__queue_remove(&r->flow_node);
   curl_slist_free_all(r->resolve);
+  curl_slist_free_all(r->headers);
+  adl__head_free(&r->head);
+  free(r->user_agent);
   free(r->url);
   free(r->cur_url);
   free((char *)r->opts.path);
@@ -346,9 +429,25 @@ static int on_closesocket(void *clientp, curl_socket_t fd) {
   return close(fd);
 }
 
+static void on_alpn(void *arg, int h2) {
+  adl__origin_t *o = arg;
+  adl__sched_set_proto(o, h2 ? ADL__PROTO_H2 : ADL__PROTO_H1);
+  /* Its waiting requests may be admitted now, before the first answer. */
+  adl__exec_kick((adl_client_t *)((char *)o->sched -
+                                  offsetof(adl_client_t, sched)));
+}
+
 static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *arg) {
-  (void)e;
-  adl__castore_install(arg, ssl_ctx);
+  adl_client_t *c = arg;
+  adl_request_t *r = NULL;
+  if (c->castore != NULL)
+    adl__castore_install(c->castore, ssl_ctx);
+  curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
+  if (c->policy.mux_streams && r != NULL &&
+      r->origin->proto == ADL__PROTO_UNKNOWN) {
+    r->origin->alpn = (adl__alpn_watch_t){.cb = on_alpn, .arg = r->origin};
+    adl__castore_watch_alpn(ssl_ctx, &r->origin->alpn);
+  }
   return CURLE_OK;
 }
 
@@ -368,15 +467,30 @@ void adl__easy_template(adl_client_t *c, CURL *e) {
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
                      (long)((o->low_speed_time_ms + 999) / 1000));
   }
-  if (o->max_size > 0)
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_size);
-  if (c->castore != NULL) {
-    /* Our store, parsed once in steps: curl loads no CA file itself. */
-    curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
-    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-    curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
-    curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, c->castore);
+  if (o->no_compress) {
+    /* No coding asked for: a declared length that is too large can stop
+     * the transfer before its body. */
+    if (o->max_size > 0)
+      curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_size);
   } else {
+    /* "": every coding this libcurl can decode (gzip, deflate, br, zstd on
+     * Debian's); max_size then counts decoded bytes, in on_write. */
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  }
+  if (c->policy.mux_streams)
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  if (c->castore != NULL || (c->policy.mux_streams &&
+                              adl__castore_supported())) {
+    /* Our store, parsed once in steps: curl loads no CA file itself. The
+     * same hook tells multiplex what ALPN chose. */
+    if (c->castore != NULL) {
+      curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+      curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    }
+    curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+    curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, c);
+  }
+  if (c->castore == NULL) {
     if (o->cacert != NULL)
       curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert);
     /* libcurl caches the parsed CA store (per multi, 24 h) only when it
@@ -389,19 +503,30 @@ void adl__easy_template(adl_client_t *c, CURL *e) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  /* HTTP/1.1 unless asked: the strategies compare connections, and the
-   * clients they model (requests, aiohttp) speak HTTP/1.1. */
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-                   o->http2 ? (long)CURL_HTTP_VERSION_2TLS
-                            : (long)CURL_HTTP_VERSION_1_1);
-  /* The proxy environment variables are not honoured: the strategies
-   * count connections to the server, and a silent proxy would change
-   * what they measure. (It also spares five getenv calls per request.) */
-  curl_easy_setopt(e, CURLOPT_PROXY, "");
+  /* The proxy environment variables are honoured only when asked: the
+   * strategies count connections to the server, and a silent proxy would
+   * change what they measure. (It also spares five getenv calls.) */
+  if (o->proxy != NULL)
+    curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
+  else if (!o->proxy_env)
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
   if (c->policy.share_tls_sessions)
     curl_easy_setopt(e, CURLOPT_SHARE, adl__pool_share(c->pool));
   else /* serial models a fresh client per request: full handshakes */
     curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+}
+
+/* HTTP/1.1 unless asked: the strategies compare connections, and the
+ * clients they model (requests, aiohttp) speak HTTP/1.1. HTTP/2 over TLS
+ * is offered by ALPN; over plain http only with prior knowledge. */
+static long http_version(const adl_client_t *c, const adl__origin_t *o) {
+  const adl_options_t *opt = &c->opts;
+  if (!opt->http2 && c->policy.mux_streams == 0)
+    return CURL_HTTP_VERSION_1_1;
+  if (o->https)
+    return CURL_HTTP_VERSION_2TLS;
+  return opt->h2_prior_knowledge ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+                                 : CURL_HTTP_VERSION_1_1;
 }
 
 int adl__attempt_prepare(adl_request_t *r, CURL *e, const char *addrs,
@@ -431,6 +556,12 @@ int adl__attempt_prepare(adl_request_t *r, CURL *e, const char *addrs,
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, r->origin);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
   curl_easy_setopt(e, CURLOPT_RESOLVE, r->resolve);
+  /* Recycled handles: every per-request setting is set every time. */
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+  curl_easy_setopt(e, CURLOPT_USERAGENT,
+                   r->user_agent ? r->user_agent : c->opts.user_agent);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, http_version(c, r->origin));
   long f = c->policy.fresh_connect || fresh;
   curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, f);
   curl_easy_setopt(e, CURLOPT_FORBID_REUSE, f);
@@ -443,7 +574,9 @@ int adl__attempt_prepare(adl_request_t *r, CURL *e, const char *addrs,
   r->res.bytes = 0;
   r->declared_length = -1;
   r->length_bad = 0;
+  r->head_shown = 0;
   r->t_attempt = uv_hrtime();
+  adl__head_clear(&r->head);
   return 0;
 }
 
@@ -533,12 +666,11 @@ static void record_timings(adl_request_t *r) {
 /* Checks a redirect's target: 1 to follow it (target parsed into *t),
  * 0 when there is none to follow, or a negative ADL_E* (message set). */
 static int check_redirect(adl_request_t *r, adl__url_parts_t *t) {
-  const adl_options_t *o = &r->client->opts;
   char *loc = NULL;
   curl_easy_getinfo(r->easy, CURLINFO_REDIRECT_URL, &loc);
   if (loc == NULL)
     return 0; /* a 3xx without Location is the final answer */
-  unsigned limit = o->max_redirects; /* at most 63: adl_client_new */
+  unsigned limit = r->max_redirects; /* at most 63: checked at start */
   uint64_t h = adl__hash_str(loc);
   for (unsigned i = 0; i <= r->redirects && i < 64; i++) {
     if (r->visited[i] == h) {
@@ -568,8 +700,9 @@ static int check_redirect(adl_request_t *r, adl__url_parts_t *t) {
 }
 
 /* ok only for a verified body: a declared length that could be read and
- * was met (chunked or close-delimited bodies are libcurl's to check). No
- * Accept-Encoding is sent, so the bytes counted are the bytes declared. */
+ * was met (chunked or close-delimited bodies are libcurl's to check). The
+ * length declares the body on the wire, before any Content-Encoding is
+ * undone: it is checked against the wire bytes. */
 static int verify_body(adl_request_t *r, CURLcode rc, int st, long code) {
   if (st == ADL_EPROTO && r->message[0] == '\0') {
     if (rc == CURLE_OUT_OF_MEMORY)
@@ -585,10 +718,12 @@ static int verify_body(adl_request_t *r, CURLcode rc, int st, long code) {
              "invalid Content-Length: the body cannot be verified");
     return ADL_EPROTO;
   }
-  if (r->declared_length >= 0 && (uint64_t)r->declared_length != r->res.bytes) {
+  if (r->declared_length >= 0 &&
+      (uint64_t)r->declared_length != r->res.wire_bytes) {
     snprintf(r->message, sizeof(r->message),
              "body of %llu bytes, Content-Length said %lld",
-             (unsigned long long)r->res.bytes, (long long)r->declared_length);
+             (unsigned long long)r->res.wire_bytes,
+             (long long)r->declared_length);
     return ADL_EPROTO;
   }
   return 0;
@@ -596,18 +731,25 @@ static int verify_body(adl_request_t *r, CURLcode rc, int st, long code) {
 
 void adl__attempt_collect(adl_request_t *r, CURLcode rc,
                           adl__url_parts_t *target, adl__rq_event_t *ev) {
-  adl_client_t *c = r->client;
   record_timings(r);
   int st = map_curl(r, rc);
   long code = r->res.http_status;
   r->res.lib_code = (int)rc;
+  curl_off_t wire = 0;
+  curl_easy_getinfo(r->easy, CURLINFO_SIZE_DOWNLOAD_T, &wire);
+  r->res.wire_bytes = wire > 0 ? (uint64_t)wire : 0;
   st = verify_body(r, rc, st, code);
   memset(ev, 0, sizeof(*ev));
   ev->kind = ADL__EV_XFER_DONE;
   ev->status = st;
   ev->http_status = code;
   ev->retry_after_ms = r->retry_after_ms;
-  if (st == 0 && code >= 300 && code < 400 && c->opts.max_redirects > 0) {
+  /* The answer a conditional request hopes for: what the caller has is
+   * current. */
+  r->res.not_modified = st == 0 && code == 304 && r->conditional;
+  ev->not_modified = (int)r->res.not_modified;
+  if (st == 0 && code >= 300 && code < 400 && r->max_redirects > 0 &&
+      !r->res.not_modified) {
     int f = check_redirect(r, target);
     if (f == 1)
       ev->redirect = target->https == r->origin->https &&

@@ -101,7 +101,8 @@ static void xfer_done(adl__rq_step_t *st, const adl__rq_fsm_t *s,
     return;
   }
   int status = ev->status;
-  if (status == 0 && (ev->http_status < 200 || ev->http_status >= 300))
+  if (status == 0 && !ev->not_modified &&
+      (ev->http_status < 200 || ev->http_status >= 300))
     status = ADL_EHTTP;
   if (status == 0) {
     finish(st, s, 0, 0);

@@ -53,6 +53,8 @@ typedef struct adl__rq_event_s {
   int dead_reuse;      /* XFER_DONE: failed on a reused connection that
                           was already dead (curl#10646) */
   long retry_after_ms; /* XFER_DONE: -1 when the server sent none */
+  int not_modified;    /* XFER_DONE: a 304 to a conditional request, which
+                          is a success */
   uint64_t jitter;     /* XFER_DONE: a random number for the backoff */
 } adl__rq_event_t;
 

@@ -3,7 +3,8 @@
 
 #include <string.h>
 
-static const char *const names[] = {"serial", "session", "parallel"};
+static const char *const names[] = {"serial", "session", "parallel",
+                                    "multiplex"};
 
 const char *adl_strategy_name(adl_strategy_t s) {
   if ((unsigned)s >= sizeof(names) / sizeof(names[0]))
@@ -24,7 +25,7 @@ int adl_strategy_parse(const char *name, adl_strategy_t *out) {
 }
 
 int adl__policy_for(adl_strategy_t s, unsigned k, unsigned per_host,
-                    adl__policy_t *p) {
+                    unsigned streams, adl__policy_t *p) {
   if (p == NULL)
     return ADL_EINVAL;
   switch (s) {
@@ -66,6 +67,23 @@ int adl__policy_for(adl_strategy_t s, unsigned k, unsigned per_host,
                          .fresh_connect = 0,
                          .fresh_dns = 0,
                          .share_tls_sessions = 1};
+    return 0;
+  case ADL_STRATEGY_MULTIPLEX:
+    if (k == 0 || streams == 0)
+      return ADL_EINVAL;
+    /* One HTTP/2 connection per origin, k origins connected at once. An
+     * origin that answers HTTP/1.x is run as parallel: per_host requests
+     * and connections (the executor raises curl's host cap then). */
+    if (per_host == 0 || per_host > k)
+      per_host = k;
+    *p = (adl__policy_t){.max_inflight = k * streams,
+                         .max_host_conns = per_host,
+                         .max_total_conns = k,
+                         .max_conns = k,
+                         .fresh_connect = 0,
+                         .fresh_dns = 0,
+                         .share_tls_sessions = 1,
+                         .mux_streams = streams};
     return 0;
   }
   return ADL_EINVAL;

@@ -4,6 +4,8 @@
  * option structs (an older or uninitialised struct is refused, a newer
  * program's struct is accepted only while its unknown fields are zero). */
 #include "asyncdl.h"
+
+#include <stddef.h>
 #include "asyncdl.h" /* include guard */
 
 #include <stdio.h>
@@ -62,8 +64,15 @@ int main(void) {
   many.max_redirects = 64; /* more than a chain can remember */
   if (client_ok(&loop, &many) != ADL_EINVAL)
     return 8;
+  /* A program built against 0.2.0 passes 0.2.0's size: the fields it
+   * does not have get their defaults (max_streams 0 would be refused). */
+  adl_options_t v020 = o;
+  v020.size = offsetof(adl_options_t, max_streams);
+  v020.max_streams = 0;
+  if (client_ok(&loop, &v020) != 0)
+    return 9;
   adl_options_t old = o;
-  old.size = sizeof(old) - sizeof(uint64_t); /* not initialised by init */
+  old.size = offsetof(adl_options_t, max_streams) - 1; /* never a release's */
   if (client_ok(&loop, &old) != ADL_EINVAL)
     return 3;
   newer_t n;

@@ -153,7 +153,63 @@ static void test_prefer_reuse(void) {
   adl__sched_free(&s);
 }
 
+/* multiplex: one request for an origin whose protocol is unknown, a
+ * connection's worth of streams once it speaks HTTP/2, per_origin
+ * requests once it speaks HTTP/1.x; plain http origins know at once. */
+static void test_multiplex_caps(void) {
+  adl__sched_t s;
+  ASSERT_EQ(adl__sched_init(&s, 600, 3), 0);
+  s.mux_streams = 100;
+  s.plain_proto = ADL__PROTO_H2; /* prior knowledge */
+  adl__origin_t *tls = adl__sched_ref(&s, 1, "a.test", 443);
+  adl__origin_t *old = adl__sched_ref(&s, 1, "b.test", 443);
+  adl__origin_t *plain = adl__sched_ref(&s, 0, "c.test", 80);
+  ASSERT_EQ(adl__sched_cap(tls), 1);
+  ASSERT_EQ(adl__sched_cap(plain), 100);
+  item_t items[300];
+  for (int i = 0; i < 300; i++) {
+    items[i].tag = i < 150 ? 'a' : 'b';
+    adl__sched_enqueue(i < 150 ? tls : old, &items[i].node, 0);
+  }
+  int na = 0, nb = 0;
+  char t;
+  while ((t = admit_one(&s)) != '-')
+    t == 'a' ? na++ : nb++;
+  ASSERT_EQ(na, 1); /* until ALPN says */
+  ASSERT_EQ(nb, 1);
+  adl__sched_set_proto(tls, ADL__PROTO_H2);
+  adl__sched_set_proto(old, ADL__PROTO_H1);
+  adl__sched_set_proto(old, ADL__PROTO_H2); /* the first answer sticks */
+  ASSERT_EQ(s.h1_origins, 1);
+  while ((t = admit_one(&s)) != '-')
+    t == 'a' ? na++ : nb++;
+  ASSERT_EQ(na, 100);
+  ASSERT_EQ(nb, 3);
+  /* An open HTTP/2 connection is always usable: DNS need not gate it. */
+  ASSERT(!adl__sched_has_idle(tls));
+  adl__sched_socket_opened(tls);
+  adl__sched_running(tls, 100);
+  ASSERT(adl__sched_has_idle(tls));
+  adl__sched_socket_opened(old);
+  adl__sched_running(old, 3);
+  ASSERT(!adl__sched_has_idle(old));
+  /* Without multiplex the cap is per_origin whatever the protocol. */
+  s.mux_streams = 0;
+  ASSERT_EQ(adl__sched_cap(tls), 3);
+  adl__sched_running(tls, -100);
+  adl__sched_running(old, -3);
+  adl__sched_socket_closed(tls);
+  adl__sched_socket_closed(old);
+  for (int i = 0; i < 103; i++)
+    adl__sched_release_slot(i < 100 ? tls : old);
+  adl__sched_unref(tls);
+  adl__sched_unref(old);
+  adl__sched_unref(plain);
+  adl__sched_free(&s);
+}
+
 int main(void) {
+  test_multiplex_caps();
   test_round_robin();
   test_idle_and_lifetime();
   test_prefer_reuse();

@@ -115,6 +115,29 @@ static const char *feed(adl__rq_fsm_t *s, adl__rq_event_t ev, char *buf) {
   return buf;
 }
 
+/* The status a COMPLETE action carries. */
+static int completion_status(adl__rq_event_t ev) {
+  adl__rq_fsm_t s = {.state = ADL__RQ_RUNNING, .attempts = 1};
+  adl__rq_step_t st = adl__rq_step(&s, &lim, &ev);
+  for (unsigned j = 0; j < st.n; j++)
+    if (st.act[j].kind == ADL__ACT_COMPLETE)
+      return st.act[j].status;
+  ADL_FAIL_("no COMPLETE action");
+}
+
+/* A 304 is a success only as the answer to a conditional request. */
+static void test_not_modified(void) {
+  ASSERT_EQ(completion_status((adl__rq_event_t)EV(
+                XFER_DONE, .http_status = 304, .not_modified = 1)),
+            0);
+  ASSERT_EQ(completion_status((adl__rq_event_t)EV(XFER_DONE,
+                                                  .http_status = 304)),
+            ADL_EHTTP);
+  ASSERT_EQ(completion_status((adl__rq_event_t)EV(XFER_DONE,
+                                                  .http_status = 200)),
+            0);
+}
+
 static void test_sequences(void) {
   char b[8];
   adl__rq_fsm_t s = {.state = ADL__RQ_QUEUED};
@@ -204,6 +227,7 @@ static void test_backoff(void) {
 }
 
 int main(int argc, char **argv) {
+  test_not_modified();
   int print = argc > 1 && strcmp(argv[1], "--print") == 0;
   test_table(print);
   test_sequences();
