@@ -135,7 +135,9 @@ typedef struct adl_options_s {
   adl_strategy_t strategy;
   unsigned max_connections;    /* K: caps requests in flight AND open
                                   connections (parallel; session and
-                                  serial have one request in flight) */
+                                  serial have one request in flight;
+                                  multiplex: origins connected at once,
+                                  max_streams requests each) */
   uint64_t timeout_ms;         /* whole request, 0 = none */
   uint64_t connect_timeout_ms; /* TCP + TLS connect */
   uint64_t low_speed_time_ms;  /* abort when below low_speed_bytes/s ... */
@@ -296,7 +298,9 @@ typedef void (*adl_close_cb)(adl_client_t *c);
 typedef enum {
   ADL_SINK_DISCARD = 0,  /* count the bytes, keep nothing */
   ADL_SINK_CALLBACK = 1, /* hand each chunk to on_data */
-  ADL_SINK_FILE = 2,     /* write to path atomically (temp + rename) */
+  ADL_SINK_FILE = 2,     /* write to path atomically (temp + rename);
+                            a 304 to a conditional request leaves path
+                            as it was */
 } adl_sink_t;
 
 typedef struct adl_request_opts_s {

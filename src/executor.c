@@ -256,8 +256,6 @@ static void transfer(adl_request_t *r, const char *addrs, int fresh) {
     return;
   }
   adl__sched_running(r->origin, +1);
-  if (r->paused) /* paused by the caller before this attempt started */
-    curl_easy_pause(e, CURLPAUSE_RECV);
   c->kick_curl = 1;
   adl__exec_kick(c);
 }

@@ -295,6 +295,10 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud) {
     r->abort_status = ADL_ECANCELED;
     return 0;
   }
+  /* Paused by the caller (perhaps before the transfer began, which curl
+   * would forget): hold this chunk until adl_request_resume. */
+  if (r->paused)
+    return CURL_WRITEFUNC_PAUSE;
   if (r->keep_body == 0) {
     /* Only a 2xx body reaches the sink; redirect and error pages do not. */
     long code = 0;
