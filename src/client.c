@@ -17,6 +17,11 @@
       return ADL_EINVAL;                                                       \
   } while (0)
 
+/* A value that goes on a header line as it is (a user agent): one line. */
+static int one_line(const char *v) {
+  return v == NULL || strpbrk(v, "\r\n") == NULL;
+}
+
 /* ---- sized structs ----------------------------------------------------- */
 
 static void options_defaults(adl_options_t *o) {
@@ -227,6 +232,7 @@ int adl_client_new(uv_loop_t *loop, const adl_options_t *o,
   /* A redirect chain remembers 64 URLs to find loops: honoured, never
    * silently capped. */
   VALIDATE(opts.max_redirects <= 63);
+  VALIDATE(one_line(opts.user_agent) && one_line(opts.proxy));
   adl__policy_t pol;
   unsigned k = opts.strategy == ADL_STRATEGY_PARALLEL ||
                        opts.strategy == ADL_STRATEGY_MULTIPLEX
@@ -382,7 +388,7 @@ int adl_request_start(adl_client_t *c, const char *url,
   VALIDATE(o.on_done != NULL);
   VALIDATE(o.sink != ADL_SINK_FILE || (o.path != NULL && o.path[0]));
   VALIDATE(o.sink != ADL_SINK_CALLBACK || o.on_data != NULL);
-  VALIDATE(headers_ok(o.headers));
+  VALIDATE(headers_ok(o.headers) && one_line(o.user_agent));
   VALIDATE(!(o.override_mask & ADL_OVERRIDE_REDIRECTS) ||
            o.max_redirects <= 63);
   VALIDATE((o.override_mask & ~(ADL_OVERRIDE_TIMEOUT | ADL_OVERRIDE_RETRIES |

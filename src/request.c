@@ -481,8 +481,14 @@ void adl__easy_template(adl_client_t *c, CURL *e) {
      * Debian's); max_size then counts decoded bytes, in on_write. */
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   }
-  if (c->policy.mux_streams)
+  if (c->policy.mux_streams) {
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* curl 7.88 pauses a whole HTTP/2 connection when one stream's DATA
+     * outgrows its receive buffer, and under multi_socket some streams
+     * then never finish (1 run in 5 with the default 16 KiB; none seen
+     * with the largest buffer). Memory is only touched as it is used. */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 512L * 1024);
+  }
   if (c->castore != NULL || (c->policy.mux_streams &&
                               adl__castore_supported())) {
     /* Our store, parsed once in steps: curl loads no CA file itself. The
@@ -514,6 +520,8 @@ void adl__easy_template(adl_client_t *c, CURL *e) {
     curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
   else if (!o->proxy_env)
     curl_easy_setopt(e, CURLOPT_PROXY, "");
+  if (!o->proxy_env) /* else curl reads no_proxy from the environment */
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "");
   if (c->policy.share_tls_sessions)
     curl_easy_setopt(e, CURLOPT_SHARE, adl__pool_share(c->pool));
   else /* serial models a fresh client per request: full handshakes */
@@ -529,8 +537,14 @@ static long http_version(const adl_client_t *c, const adl__origin_t *o) {
     return CURL_HTTP_VERSION_1_1;
   if (o->https)
     return CURL_HTTP_VERSION_2TLS;
-  return opt->h2_prior_knowledge ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
-                                 : CURL_HTTP_VERSION_1_1;
+  if (!opt->h2_prior_knowledge)
+    return CURL_HTTP_VERSION_1_1;
+  /* curl 7.88 fails every transfer that reuses a prior-knowledge
+   * connection (curl#10634, fixed in 8.0): only the one that opens it says
+   * prior knowledge; the rest ask for HTTP/2 and ride that connection. */
+  return o->proto == ADL__PROTO_H2 && o->open_sockets > 0
+             ? CURL_HTTP_VERSION_2_0
+             : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
 }
 
 int adl__attempt_prepare(adl_request_t *r, CURL *e, const char *addrs,
@@ -743,6 +757,17 @@ void adl__attempt_collect(adl_request_t *r, CURLcode rc,
   curl_easy_getinfo(r->easy, CURLINFO_SIZE_DOWNLOAD_T, &wire);
   r->res.wire_bytes = wire > 0 ? (uint64_t)wire : 0;
   st = verify_body(r, rc, st, code);
+  if (rc == CURLE_WRITE_ERROR && r->abort_status != 0 && r->message[0] == 0) {
+    /* Our own write callback stopped it: say why, not curl's "failure
+     * writing output", which reads like a disk error. */
+    if (r->abort_status == ADL_ETOOLARGE)
+      snprintf(r->message, sizeof(r->message),
+               "body larger than the size limit (%llu bytes decoded)",
+               (unsigned long long)r->client->opts.max_size);
+    else
+      snprintf(r->message, sizeof(r->message), "%s",
+               adl_strerror(r->abort_status));
+  }
   memset(ev, 0, sizeof(*ev));
   ev->kind = ADL__EV_XFER_DONE;
   ev->status = st;

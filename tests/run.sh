@@ -17,7 +17,7 @@ packages=(gcc g++ clang libclang-rt-14-dev meson ninja-build pkg-config
           python3-requests python3-aiohttp python3-jsonschema iproute2 iptables
           iputils-ping time
           groff-base chromium npm
-          libnghttp2-dev nghttp2-client wrk slurm-wlm munge python3-yaml)
+          libnghttp2-dev zlib1g-dev nghttp2-client wrk slurm-wlm munge python3-yaml)
 missing=()
 for p in "${packages[@]}"; do
   # npm may come with a nodejs from elsewhere (nodesource bundles it and
@@ -74,7 +74,8 @@ tally build-test valgrind
 ADL_TEST_WRAPPER="valgrind --leak-check=full --error-exitcode=3 --quiet \
   --errors-for-leak-kinds=definite,indirect" \
   meson test -C build-test --timeout-multiplier=10 --print-errorlogs \
-  test-resolver test-load
+  test-resolver test-load test-multiplex test-compress test-conditional \
+  test-proxy
 tally build-test
 
 step "build (clang, ASan + UBSan)"

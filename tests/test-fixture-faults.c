@@ -4,6 +4,7 @@
 #include "fixture-client.h"
 
 #include <signal.h>
+#include <zlib.h>
 
 /* One fault request on a fresh connection; returns when the client got
  * nresp responses or the connection ended. */
@@ -194,12 +195,77 @@ static void test_leave_during_delay(void) {
   env_finish(&e);
 }
 
+/* Inflates a gzip member; returns the decoded size, or -1 if it is not
+ * one valid member of zero bytes only (the CRC and ISIZE are checked). */
+static long long gunzip_zeros(const char *gz, size_t len) {
+  static unsigned char out[65536];
+  z_stream z;
+  long long n = 0;
+  int rc;
+  memset(&z, 0, sizeof z);
+  ASSERT_EQ(inflateInit2(&z, 16 + 15), Z_OK);
+  z.next_in = (unsigned char *)gz;
+  z.avail_in = (uInt)len;
+  do {
+    z.next_out = out;
+    z.avail_out = sizeof out;
+    rc = inflate(&z, Z_NO_FLUSH);
+    for (size_t i = 0; i < sizeof out - z.avail_out; i++)
+      if (out[i] != 0)
+        rc = Z_DATA_ERROR;
+    n += (long long)(sizeof out - z.avail_out);
+  } while (rc == Z_OK);
+  int whole = rc == Z_STREAM_END && z.avail_in == 0;
+  inflateEnd(&z);
+  return whole ? n : -1;
+}
+
+/* /fault/gzip-bomb over HTTP/1.1: Content-Encoding gzip, Content-Length
+ * the compressed size, a body that inflates to exactly size zeros; HEAD
+ * gives the same head; a bad size is a 400. (The 1 GiB default is checked
+ * by test-fixture-h2, without inflating it.) */
+static void test_gzip_bomb(void) {
+  static const long long sizes[] = {0, 1, 65536, 1 << 20, 3000000};
+  env_t e;
+  client_t c;
+  size_t vn;
+  env_init(&e, NULL);
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    char target[64];
+    snprintf(target, sizeof target, "/fault/gzip-bomb?size=%lld", sizes[i]);
+    cl_connect(&e, &c);
+    c.head_only = 1u << 1;
+    cl_get(&c, "GET", target, NULL);
+    cl_get(&c, "HEAD", target, NULL);
+    cl_wait(&c, 2);
+    const resp_t *r = &c.resp[0];
+    ASSERT_EQ(r->status, 200);
+    ASSERT(header_is(&c, 0, "Content-Encoding", "gzip"));
+    ASSERT_EQ(r->clen, (long long)r->body_len);
+    ASSERT_EQ(gunzip_zeros(c.rx + r->body_off, r->body_len), sizes[i]);
+    ASSERT(r->body_len < (size_t)sizes[i] / 500 + 64);
+    ASSERT_EQ(c.resp[1].status, 200);
+    ASSERT_EQ(c.resp[1].clen, r->clen);
+    ASSERT(find_header(&c, &c.resp[1], "Content-Encoding", &vn) != NULL);
+    cl_close(&c);
+  }
+  fault(&e, &c, "/fault/gzip-bomb?size=x", 1);
+  ASSERT_EQ(c.resp[0].status, 400);
+  cl_close(&c);
+  fault(&e, &c, "/fault/gzip-bomb?size=1073741825", 1);
+  ASSERT_EQ(c.resp[0].status, 400);
+  cl_close(&c);
+  run_until(&e, server_idle, &e);
+  env_finish(&e);
+}
+
 int main(void) {
   /* A peer closing first must not kill the test: ignore SIGPIPE, as any
    * program writing to sockets with libuv should. */
   signal(SIGPIPE, SIG_IGN);
   test_faults();
   test_leave_during_delay();
+  test_gzip_bomb();
   printf("test-fixture-faults: ok\n");
   return 0;
 }

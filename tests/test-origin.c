@@ -155,7 +155,7 @@ static void test_prefer_reuse(void) {
 
 /* multiplex: one request for an origin whose protocol is unknown, a
  * connection's worth of streams once it speaks HTTP/2, per_origin
- * requests once it speaks HTTP/1.x; plain http origins know at once. */
+ * requests once it speaks HTTP/1.x. */
 static void test_multiplex_caps(void) {
   adl__sched_t s;
   ASSERT_EQ(adl__sched_init(&s, 600, 3), 0);
@@ -165,7 +165,15 @@ static void test_multiplex_caps(void) {
   adl__origin_t *old = adl__sched_ref(&s, 1, "b.test", 443);
   adl__origin_t *plain = adl__sched_ref(&s, 0, "c.test", 80);
   ASSERT_EQ(adl__sched_cap(tls), 1);
+  /* Prior knowledge is proved by one request too (curl 7.88 cannot share
+   * a prior-knowledge connection it is still opening). */
+  ASSERT_EQ(adl__sched_cap(plain), 1);
+  adl__sched_set_proto(plain, ADL__PROTO_H2);
   ASSERT_EQ(adl__sched_cap(plain), 100);
+  adl__sched_socket_opened(plain);
+  adl__sched_socket_closed(plain); /* its connection is gone: again */
+  ASSERT_EQ(adl__sched_cap(plain), 1);
+  ASSERT_EQ(adl__sched_cap(tls), 1); /* untouched */
   item_t items[300];
   for (int i = 0; i < 300; i++) {
     items[i].tag = i < 150 ? 'a' : 'b';

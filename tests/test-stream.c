@@ -153,14 +153,22 @@ static void client_closed(adl_client_t *c) {
 
 static void fixture_closed_cb(void *arg) { *(int *)arg = 1; }
 
-static adl_client_t *new_client(unsigned retries) {
+static adl_client_t *new_client_with(unsigned retries, int h2) {
   adl_options_t o;
   adl_options_init(&o);
+  if (h2) { /* the fixture speaks HTTP/2 with prior knowledge */
+    o.strategy = ADL_STRATEGY_MULTIPLEX;
+    o.h2_prior_knowledge = 1;
+  }
   o.retries = retries;
   o.retry_base_ms = 10;
   adl_client_t *c;
   ASSERT_EQ(adl_client_new(&loop, &o, &c), 0);
   return c;
+}
+
+static adl_client_t *new_client(unsigned retries) {
+  return new_client_with(retries, 0);
 }
 
 static void close_client(adl_client_t *c) {
@@ -250,9 +258,9 @@ static void test_pause_from_outside(void) {
 /* A consumer slower than the network (256 KiB per ms tick, pausing when its
  * budget is out) reads a 100 MB body: the library holds at most a chunk,
  * so the process grows by far less than the body. */
-static void test_slow_consumer(void) {
+static void test_slow_consumer(int h2) {
   const uint64_t size = 100000000;
-  adl_client_t *c = new_client(0);
+  adl_client_t *c = new_client_with(0, h2);
   probe_t p = {0};
   p.slow = 1;
   p.budget = 256u << 10;
@@ -266,12 +274,14 @@ static void test_slow_consumer(void) {
   p.tick_active = 1;
   run_until_done(&p);
   ASSERT_EQ(p.res.status, 0);
+  ASSERT_EQ(p.res.http_version, h2 ? 20 : 11);
   ASSERT_EQ(p.data_bytes, size);
   ASSERT_EQ(p.bad_pattern, 0);
   ASSERT(p.pauses > 10); /* it really was the slower side */
   long grew = p.rss_max_kb - p.rss_base_kb;
-  printf("slow consumer: 100 MB in %u pauses, RSS %ld -> %ld kB (+%ld)\n",
-         p.pauses, p.rss_base_kb, p.rss_max_kb, grew);
+  printf("slow consumer (%s): 100 MB in %u pauses, RSS %ld -> %ld kB "
+         "(+%ld)\n", h2 ? "HTTP/2" : "HTTP/1.1", p.pauses, p.rss_base_kb,
+         p.rss_max_kb, grew);
   /* ASan's quarantine and valgrind's own bookkeeping move RSS by
    * themselves: measured only in a plain build. */
   const char *pre = getenv("LD_PRELOAD");
@@ -366,7 +376,8 @@ int main(void) {
   test_pause_from_outside();
   test_progress();
   test_overrides();
-  test_slow_consumer();
+  test_slow_consumer(0);
+  test_slow_consumer(1);
   fixture_close(fx, fixture_closed_cb, &fixture_closed);
   while (!fixture_closed)
     uv_run(&loop, UV_RUN_ONCE);

@@ -69,6 +69,7 @@ double cli_insight_model_s(adl_strategy_t s, unsigned k, uint64_t n,
   case ADL_STRATEGY_SESSION:
     return (double)(n + 1) * r;
   case ADL_STRATEGY_PARALLEL:
+  case ADL_STRATEGY_MULTIPLEX: /* k: streams in flight */
     return (double)((n + k - 1) / (k ? k : 1) + 1) * r;
   }
   return -1;

@@ -1,5 +1,5 @@
 /* libFuzzer harness for the fixture server's request parser
- * (src/fixture/fixture-http.c, fx_http_parse) and the routes it feeds
+ * (src/fixture/fixture-http.c, adl_h1_parse) and the routes it feeds
  * (fixture-route.c, fx_route).
  *
  * Input: the bytes a client sends on one connection. For three head limits
@@ -7,7 +7,7 @@
  * is parsed
  *   - whole, from an exactly-sized heap copy;
  *   - one byte at a time, and in pseudo-random pieces, with the same
- *     fx_scan_t, the bytes not yet "received" poisoned for ASan so that any
+ *     adl_h1_scan_t, the bytes not yet "received" poisoned for ASan so that any
  *     read past len is reported;
  * and all three must give the same result and the same request. Then the
  * input is replayed the way fixture.c does it (a buffer of max bytes,
@@ -40,7 +40,7 @@ static fixture_t *srv; /* only what fx_route reads: flaky table, pattern */
 /* A result and its request, pointers made relative to the buffer. */
 typedef struct {
   int rc;
-  fx_req_t r;
+  adl_h1_req_t r;
   ptrdiff_t path_off, query_off; /* -1: not in the buffer / absent */
 } result_t;
 
@@ -48,8 +48,44 @@ static int in_buf(const char *p, size_t n, const char *buf, size_t len) {
   return p >= buf && p <= buf + len && n <= (size_t)(buf + len - p);
 }
 
-static result_t check_result(int rc, const fx_req_t *r, const char *buf,
-                             size_t len, size_t max, const fx_scan_t *sc) {
+/* The fields a parsed head exposes besides the request: method token and
+ * target in the request line, header fields in order inside the head,
+ * each one found again by name. */
+static void check_fields(const adl_h1_req_t *r, const char *buf,
+                         size_t head) {
+  const char *eol = memchr(buf, '\n', head);
+  size_t line1 = (size_t)(eol - buf);
+  CHECK(r->method_str == buf && r->method_len >= 1 && r->method_len <= 16);
+  CHECK(in_buf(r->target, r->target_len, buf, line1) && r->target_len >= 1);
+  if (r->authority != NULL)
+    CHECK(in_buf(r->authority, r->authority_len, r->target, r->target_len));
+  CHECK(r->method != ADL_H1_METHOD_CONNECT || r->authority != NULL);
+  CHECK(!r->has_content_length || !r->has_transfer_encoding);
+  CHECK(r->has_body == (r->has_transfer_encoding ||
+                        (r->has_content_length && r->content_length > 0)));
+  size_t pos = 0, nl, vl, last = line1 + 1, fields = 0;
+  const char *n, *v, *v2;
+  while (adl_h1_header_next(buf, head, &pos, &n, &nl, &v, &vl)) {
+    CHECK(n == buf + last && nl >= 1 && n[nl] == ':');
+    CHECK(v >= n + nl + 1 && in_buf(v, vl, buf, head) && pos <= head);
+    CHECK(memchr(v, '\n', vl) == NULL);
+    last = pos;
+    fields++;
+    char name[64];
+    if (nl < sizeof(name)) {
+      memcpy(name, n, nl);
+      name[nl] = '\0';
+      size_t vl2;
+      CHECK(adl_h1_header(buf, head, name, &v2, &vl2) == 1);
+      CHECK(in_buf(v2, vl2, buf, head) && v2 <= v);
+    }
+  }
+  /* every line but the request line and the blank one was a field */
+  CHECK(head - last <= 2 && fields <= head / 2);
+}
+
+static result_t check_result(int rc, const adl_h1_req_t *r, const char *buf,
+                             size_t len, size_t max, const adl_h1_scan_t *sc) {
   result_t out;
   memset(&out, 0, sizeof(out));
   out.rc = rc;
@@ -68,8 +104,9 @@ static result_t check_result(int rc, const fx_req_t *r, const char *buf,
   CHECK(head >= 2 && (buf[head - 2] == '\n' ||
                       (buf[head - 2] == '\r' && head >= 3 && buf[head - 3] == '\n')));
   CHECK(memchr(buf, '\0', head) == NULL);
-  CHECK(r->method == FX_METHOD_GET || r->method == FX_METHOD_HEAD ||
-        r->method == FX_METHOD_OTHER);
+  CHECK(r->method == ADL_H1_METHOD_GET || r->method == ADL_H1_METHOD_HEAD ||
+        r->method == ADL_H1_METHOD_CONNECT || r->method == ADL_H1_METHOD_OTHER);
+  check_fields(r, buf, head);
   CHECK(r->minor >= 0 && r->minor <= 9);
   CHECK(r->keep_alive == 0 || r->keep_alive == 1);
   CHECK(r->has_body == 0 || r->has_body == 1);
@@ -97,6 +134,7 @@ static result_t check_result(int rc, const fx_req_t *r, const char *buf,
   }
   out.r = *r;
   out.r.path = out.r.query = NULL;
+  out.r.method_str = out.r.target = out.r.authority = NULL;
   return out;
 }
 
@@ -106,13 +144,19 @@ static void same(const result_t *a, const result_t *b) {
   CHECK(a->r.method == b->r.method && a->r.path_len == b->r.path_len &&
         a->r.query_len == b->r.query_len && a->r.minor == b->r.minor &&
         a->r.keep_alive == b->r.keep_alive && a->r.has_body == b->r.has_body);
+  CHECK(a->r.method_len == b->r.method_len &&
+        a->r.target_len == b->r.target_len &&
+        a->r.authority_len == b->r.authority_len &&
+        a->r.has_content_length == b->r.has_content_length &&
+        a->r.content_length == b->r.content_length &&
+        a->r.has_transfer_encoding == b->r.has_transfer_encoding);
 }
 
 /* Feeds buf[0..len) in pieces (step 0: pseudo-random sizes from seed). */
 static result_t feed(char *buf, size_t len, size_t max, size_t step,
                      uint32_t seed) {
-  fx_scan_t sc = {0, 0};
-  fx_req_t r;
+  adl_h1_scan_t sc = {0, 0};
+  adl_h1_req_t r;
   size_t k = 0;
   int rc = 0;
   do {
@@ -123,13 +167,13 @@ static result_t feed(char *buf, size_t len, size_t max, size_t step,
     }
     k = len - k < piece ? len : k + piece;
     POISON(buf + k, len - k);
-    rc = fx_http_parse(buf, k, max, &sc, &r);
+    rc = adl_h1_parse(buf, k, max, &sc, &r);
     UNPOISON(buf, len);
   } while (rc == 0 && k < len);
   return check_result(rc, &r, buf, k, max, &sc);
 }
 
-static void check_plan(const fx_plan_t *p, const fx_req_t *r) {
+static void check_plan(const fx_plan_t *p, const adl_h1_req_t *r) {
   if (p->head != NULL) {
     CHECK(p->head_len == strlen(p->head));
     CHECK(strncmp(p->head, "HTTP/1.1 ", 9) == 0);
@@ -149,7 +193,7 @@ static void check_plan(const fx_plan_t *p, const fx_req_t *r) {
   }
   CHECK((p->body == NULL) == (p->body_len == 0));
   CHECK(p->after >= FX_AFTER_NEXT && p->after <= FX_AFTER_STALL);
-  if (r->method == FX_METHOD_HEAD && p->after == FX_AFTER_NEXT)
+  if (r->method == ADL_H1_METHOD_HEAD && p->after == FX_AFTER_NEXT)
     CHECK(p->body == NULL && p->stream_len == 0 && p->bps == 0);
 }
 
@@ -158,7 +202,7 @@ static void check_plan(const fx_plan_t *p, const fx_req_t *r) {
 static unsigned replay(const uint8_t *data, size_t size, size_t max) {
   char *in = malloc(max);
   size_t inlen = 0, off = 0;
-  fx_scan_t sc = {0, 0};
+  adl_h1_scan_t sc = {0, 0};
   unsigned served = 0;
   uint32_t seed = (uint32_t)size * 2654435761u;
   CHECK(in != NULL);
@@ -187,9 +231,9 @@ static unsigned replay(const uint8_t *data, size_t size, size_t max) {
         break;
       continue;
     }
-    fx_req_t req;
+    adl_h1_req_t req;
     POISON(in + inlen, max - inlen);
-    int rc = fx_http_parse(in, inlen, max, &sc, &req);
+    int rc = adl_h1_parse(in, inlen, max, &sc, &req);
     UNPOISON(in, max);
     check_result(rc, &req, in, inlen, max, &sc);
     if (rc < 0)
@@ -238,9 +282,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(buf != NULL);
     if (len > 0)
       memcpy(buf, data, len);
-    fx_scan_t sc = {0, 0};
-    fx_req_t r;
-    int rc = len == 0 ? 0 : fx_http_parse(buf, len, max, &sc, &r);
+    adl_h1_scan_t sc = {0, 0};
+    adl_h1_req_t r;
+    int rc = len == 0 ? 0 : adl_h1_parse(buf, len, max, &sc, &r);
     if (len > 0) {
       result_t whole = check_result(rc, &r, buf, len, max, &sc);
       result_t bytes = feed(buf, len, max, 1, 0);
@@ -258,9 +302,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *buf = malloc(size);
     CHECK(buf != NULL);
     memcpy(buf, data, size);
-    fx_scan_t sc = {0, 0};
-    fx_req_t r;
-    int rc = fx_http_parse(buf, size, 64, &sc, &r);
+    adl_h1_scan_t sc = {0, 0};
+    adl_h1_req_t r;
+    int rc = adl_h1_parse(buf, size, 64, &sc, &r);
     check_result(rc, &r, buf, size, 64, &sc);
     CHECK(rc != 0);
     free(buf);
