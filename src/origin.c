@@ -92,10 +92,8 @@ adl__origin_t *adl__sched_ref(adl__sched_t *s, int https, const char *host,
   adl__queue_init(&o->waiting);
   adl__queue_insert_tail(bucket, &o->hash_node);
   s->norigins++;
-  /* No ALPN to ask: plain http is HTTP/1.1 unless prior knowledge was
-   * asked for, which one first request proves (status line). */
-  if (s->mux_streams > 0 && !https && s->plain_proto == ADL__PROTO_H1)
-    adl__sched_set_proto(o, ADL__PROTO_H1);
+  if (s->mux_streams > 0 && !https) /* no ALPN to ask */
+    adl__sched_set_proto(o, s->plain_proto);
   maybe_grow(s);
   return o;
 }
@@ -216,12 +214,8 @@ void adl__sched_socket_closed(adl__origin_t *o) {
     o->open_sockets--;
     o->sched->open_sockets--;
   }
-  /* A plain origin spoken to with prior knowledge: its next connection
-   * must be opened by one request before others may share it (curl 7.88,
-   * see request.c), so it is learned again. */
-  if (o->open_sockets == 0 && !o->https && o->sched->mux_streams > 0 &&
-      o->sched->plain_proto == ADL__PROTO_H2)
-    o->proto = ADL__PROTO_UNKNOWN;
+  if (o->open_sockets == 0)
+    o->pk_opener = 0; /* the next transfer opens the next connection */
   maybe_free(o);
 }
 

@@ -31,6 +31,8 @@ typedef struct adl__origin_s {
   uint64_t curl_dns_gen;   /* resolver generation last handed to curl */
   int proto;               /* ADL__PROTO_*: what its server spoke */
   adl__alpn_watch_t alpn;  /* multiplex: told what ALPN chose */
+  int pk_opener;           /* a transfer is opening its prior-knowledge
+                              HTTP/2 connection (request.c) */
   int https;
   long port;
   char host[];             /* lower case, IPv6 without brackets */

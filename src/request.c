@@ -531,7 +531,7 @@ void adl__easy_template(adl_client_t *c, CURL *e) {
 /* HTTP/1.1 unless asked: the strategies compare connections, and the
  * clients they model (requests, aiohttp) speak HTTP/1.1. HTTP/2 over TLS
  * is offered by ALPN; over plain http only with prior knowledge. */
-static long http_version(const adl_client_t *c, const adl__origin_t *o) {
+static long http_version(const adl_client_t *c, adl__origin_t *o) {
   const adl_options_t *opt = &c->opts;
   if (!opt->http2 && c->policy.mux_streams == 0)
     return CURL_HTTP_VERSION_1_1;
@@ -541,10 +541,12 @@ static long http_version(const adl_client_t *c, const adl__origin_t *o) {
     return CURL_HTTP_VERSION_1_1;
   /* curl 7.88 fails every transfer that reuses a prior-knowledge
    * connection (curl#10634, fixed in 8.0): only the one that opens it says
-   * prior knowledge; the rest ask for HTTP/2 and ride that connection. */
-  return o->proto == ADL__PROTO_H2 && o->open_sockets > 0
-             ? CURL_HTTP_VERSION_2_0
-             : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+   * prior knowledge; the rest ask for HTTP/2 and, with PIPEWAIT, wait for
+   * that connection and ride it. */
+  if (o->open_sockets > 0 || o->pk_opener)
+    return CURL_HTTP_VERSION_2_0;
+  o->pk_opener = 1;
+  return CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
 }
 
 int adl__attempt_prepare(adl_request_t *r, CURL *e, const char *addrs,

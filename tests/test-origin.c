@@ -165,15 +165,12 @@ static void test_multiplex_caps(void) {
   adl__origin_t *old = adl__sched_ref(&s, 1, "b.test", 443);
   adl__origin_t *plain = adl__sched_ref(&s, 0, "c.test", 80);
   ASSERT_EQ(adl__sched_cap(tls), 1);
-  /* Prior knowledge is proved by one request too (curl 7.88 cannot share
-   * a prior-knowledge connection it is still opening). */
-  ASSERT_EQ(adl__sched_cap(plain), 1);
-  adl__sched_set_proto(plain, ADL__PROTO_H2);
-  ASSERT_EQ(adl__sched_cap(plain), 100);
+  ASSERT_EQ(adl__sched_cap(plain), 100); /* prior knowledge: at once */
+  plain->pk_opener = 1;
   adl__sched_socket_opened(plain);
-  adl__sched_socket_closed(plain); /* its connection is gone: again */
-  ASSERT_EQ(adl__sched_cap(plain), 1);
-  ASSERT_EQ(adl__sched_cap(tls), 1); /* untouched */
+  adl__sched_socket_closed(plain); /* gone: the next transfer opens one */
+  ASSERT_EQ(plain->pk_opener, 0);
+  ASSERT_EQ(adl__sched_cap(plain), 100);
   item_t items[300];
   for (int i = 0; i < 300; i++) {
     items[i].tag = i < 150 ? 'a' : 'b';
