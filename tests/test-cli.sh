@@ -169,7 +169,7 @@ rc=$?
 [ $rc = 1 ] || fail "mixed list: exit $rc, want 1"
 grep -q "FAILED .*no-such-pokemon.*EHTTP" "$d/err" || fail "404 not named"
 grep -q "FAILED .*127.0.0.1:1/refused.*ECONNREFUSED" "$d/err" || fail "refused not named"
-json_check "$d/mixed.json" 'len(runs) == 3 and outcomes == {"ok": 6, "EHTTP": 3, "ECONNREFUSED": 3}'
+json_check "$d/mixed.json" 'len(runs) == 4 and outcomes == {"ok": 8, "EHTTP": 4, "ECONNREFUSED": 4}'
 [ "$(ls "$d/mixed")" = "$(printf 'mew.json\npikachu.json')" ] || fail "mixed: files"
 pass "failures named on stderr, exit 1, one outcome per URL per run"
 

@@ -42,6 +42,11 @@ int main(void) {
   ASSERT(cli_insight_model_s(ADL_STRATEGY_PARALLEL, 6, 151, 20) > 0.539);
   ASSERT(cli_insight_model_s(ADL_STRATEGY_PARALLEL, 6, 151, 20) < 0.541);
   ASSERT(cli_insight_model_s(ADL_STRATEGY_SESSION, 1, 151, 0) < 0);
+  /* multiplex: waves of k streams overlap the first stream's 2 RTT */
+  ASSERT(cli_insight_model_s(ADL_STRATEGY_MULTIPLEX, 100, 151, 20) > 0.039);
+  ASSERT(cli_insight_model_s(ADL_STRATEGY_MULTIPLEX, 100, 151, 20) < 0.041);
+  ASSERT(cli_insight_model_s(ADL_STRATEGY_MULTIPLEX, 10, 151, 20) > 0.319);
+  ASSERT(cli_insight_model_s(ADL_STRATEGY_MULTIPLEX, 10, 151, 20) < 0.321);
 
   /* Session over one origin that closes every connection. */
   cli_insight_t c;

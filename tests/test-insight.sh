@@ -17,9 +17,16 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 "$asyncdl" --strategy=all --local --rtt=20 --json="$d/local.json" -q \
   >"$d/local.out" 2>"$d/local.err" || fail "--local run: $(cat "$d/local.err")"
 cat "$d/local.out"
-python3 - "$d/local.json" <<'PY' || fail "--local shares"
+# multiplex finishes 151 documents in about two round trips: at 20 ms a few
+# ms of CPU on a loaded machine would swamp the ratio, so it is measured
+# again at 100 ms (below) and only its presence is checked here.
+"$asyncdl" --strategy=multiplex --local --rtt=100 --json="$d/mux.json" -q \
+  >"$d/mux.out" 2>"$d/mux.err" || fail "--local multiplex: $(cat "$d/mux.err")"
+python3 - "$d/local.json" "$d/mux.json" <<'PY' || fail "--local shares"
 import json, sys
 runs = {r["strategy"]: r["summary"] for r in json.load(open(sys.argv[1]))["runs"]}
+assert set(runs) == {"serial", "session", "parallel", "multiplex"}, set(runs)
+runs["multiplex"] = json.load(open(sys.argv[2]))["runs"][0]["summary"]
 for name, s in runs.items():
     x = s["insight"]
     busy = sum(x[k] for k in ("dns_ms", "connect_ms", "wait_ms", "transfer_ms", "backoff_ms"))
@@ -32,6 +39,8 @@ for name, s in runs.items():
     if name == "serial":  # one emulated handshake RTT + one RTT each
         assert 0.40 <= share["connect_ms"] <= 0.60, share
         assert 0.40 <= share["wait_ms"] <= 0.60, share
+    elif name == "multiplex":  # bodies share one connection: some transfer
+        assert share["wait_ms"] >= 0.5, (name, share)
     else:
         assert share["wait_ms"] >= 0.85, (name, share)
 PY

@@ -475,6 +475,41 @@ static void test_streaming_memory(void) {
   unlink(path);
 }
 
+/* URLs and names given as arguments: read like a list's lines (issue 10). */
+static void test_arguments(void) {
+  cli_list_t *l;
+  const char *args[] = {"pikachu", "http://u:pw@127.0.0.1:9/a/mew?x=1"};
+  ASSERT_EQ(cli_list_open_args(&l, "ignored.txt", args, 2, BASE, err,
+                               sizeof(err)),
+            0);
+  ASSERT_STR_EQ(cli_list_name(l), "<arguments>");
+  ASSERT_EQ(cli_list_check(l, 1, err, sizeof(err)), 2);
+  for (int pass = 0; pass < 2; pass++) { /* rewinds like any list */
+    expect_item(l, "pikachu", BASE "pikachu", 1);
+    expect_item(l, "mew", "http://u:pw@127.0.0.1:9/a/mew?x=1", 2);
+    expect_end(l);
+    ASSERT_EQ(cli_list_rewind(l, err, sizeof(err)), 0);
+  }
+  cli_list_close(l);
+  /* Bad ones name the argument; a password is not shown. */
+  const char *bad[] = {"mew", "http://u:hunter2@h/a b"};
+  ASSERT_EQ(cli_list_open_args(&l, NULL, bad, 2, BASE, err, sizeof(err)), 0);
+  ASSERT_EQ(cli_list_check(l, 0, err, sizeof(err)), CLI_LIST_EINPUT);
+  ASSERT(strncmp(err, "<arguments>:2: ", 15) == 0);
+  ASSERT(strstr(err, "hunter2") == NULL && strstr(err, "u:***@h") != NULL);
+  cli_list_close(l);
+  const char *split[] = {"mew\nmewtwo"};
+  ASSERT_EQ(cli_list_open_args(&l, NULL, split, 1, BASE, err, sizeof(err)),
+            CLI_LIST_EINPUT);
+  ASSERT(strstr(err, "<arguments>:1: a line break") != NULL);
+  /* Two arguments writing one file are refused like two lines. */
+  const char *dup[] = {"mew", "https://h/x/mew"};
+  ASSERT_EQ(cli_list_open_args(&l, NULL, dup, 2, BASE, err, sizeof(err)), 0);
+  ASSERT_EQ(cli_list_check(l, 1, err, sizeof(err)), CLI_LIST_EINPUT);
+  ASSERT(strstr(err, "also produced by line 1") != NULL);
+  cli_list_close(l);
+}
+
 int main(void) {
   const char *tmp = getenv("TMPDIR");
   snprintf(dir, sizeof(dir), "%s/adl-test-list-XXXXXX",
@@ -492,6 +527,7 @@ int main(void) {
   test_stdin_and_pipes();
   test_safe_filename();
   test_helpers();
+  test_arguments();
   char path[512];
   snprintf(path, sizeof(path), "%s/list.txt", dir);
   unlink(path);

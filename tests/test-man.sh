@@ -117,9 +117,9 @@ mutant "--connect-timeout deleted"
 sed 's/^\.BR \\-q ", " \\-\\-quiet$/.B \\-\\-quiet/' "$page" >"$d/mutant"
 mutant "-q deleted"
 # 3. An option --help lacks.
-awk '{print} /^\.SS Network/ {print ".TP"; print ".BI \\-\\-proxy= URL";
-     print "Use a proxy."}' "$page" >"$d/mutant"
-mutant "an option --help lacks (--proxy)"
+awk '{print} /^\.SS Network/ {print ".TP"; print ".BI \\-\\-bandwidth= RATE";
+     print "Limit the bandwidth."}' "$page" >"$d/mutant"
+mutant "an option --help lacks (--bandwidth)"
 # 4. Exit status 130 missing.
 awk '/^\.SH EXIT STATUS/ {on=1} /^\.SH ENV/ {on=0}
      on && /^\.B 130$/ {print ".B 129"; next} {print}' "$page" >"$d/mutant"

@@ -232,7 +232,7 @@ static void test_bad_numbers(void) {
 
 static void test_bad_strings(void) {
   expect_error("--strategy=bogus", "--strategy: 'bogus'",
-               "serial, session, parallel, all");
+               "serial, session, parallel, multiplex, all");
   expect_error("--strategy=", "--strategy: ''", NULL);
   expect_error("--strategy=Serial", "'Serial'", NULL);
   expect_error("--list=", "--list: ", "empty");
@@ -282,17 +282,11 @@ static void test_usage_errors(void) {
   expect_error("--strategy", "--strategy: a value is required", NULL);
   expect_error("--quiet=1", "--quiet: the option takes no value", NULL);
   expect_error("--con=5", "ambiguous option '--con'", "--connections");
-  expect_error("pikachu", "unexpected argument 'pikachu'", NULL);
-  expect_error("-", "unexpected argument '-'", NULL);
+  expect_error("-", "argument '-'", "--list=-");
   expect_error("--rtt=5", "--rtt: only meaningful with --local", NULL);
 
-  ASSERT_EQ(parse(&o, "--quiet", "--", "x", NULL), -1);
-  ASSERT(strstr(err, "unexpected argument 'x'") != NULL);
   ASSERT_EQ(parse(&o, "--local", "--base-url=http://h/", NULL), -1);
   ASSERT(strstr(err, "--base-url") != NULL && strstr(err, "--local"));
-  /* An operand stops the scan: nothing after it is taken as an option. */
-  ASSERT_EQ(parse(&o, "name", "--quiet", NULL), -1);
-  ASSERT_EQ(o.quiet, 0);
   /* A control character in a bad value is shown escaped, not raw. */
   ASSERT_EQ(parse(&o, "--connections=1\x1b[2J", NULL), -1);
   ASSERT(strchr(err, 0x1b) == NULL && strstr(err, "\\x1B[2J") != NULL);
@@ -357,6 +351,17 @@ static void test_usage_text(void) {
                                      "-q, --quiet",
                                      "-h, --help",
                                      "-V, --version",
+                                     "--strategy=NAME",
+                                     "multiplex",
+                                     "--streams=N",
+                                     "--http2-prior-knowledge",
+                                     "--no-compress",
+                                     "-H, --header=LINE",
+                                     "-A, --user-agent=UA",
+                                     "--proxy=URL|env",
+                                     "--skip-existing",
+                                     "--update",
+                                     "URL|NAME",
                                      "Exit status:",
                                      "  0 ",
                                      "  1 ",
@@ -376,6 +381,152 @@ static void test_usage_text(void) {
   free(text);
 }
 
+/* URLs and names as arguments (issue 10). */
+static void test_operands(void) {
+  cli_opts_t o;
+  ASSERT_EQ(parse(&o, "pikachu", NULL), 0);
+  ASSERT_EQ(o.noperands, 1);
+  ASSERT_STR_EQ(o.operands[0], "pikachu");
+  cli_opts_free(&o);
+  ASSERT(o.operands == NULL && o.noperands == 0);
+  /* Options may follow operands; argv is not reordered. */
+  char *argv[] = {(char *)"asyncdl", (char *)"mew", (char *)"--quiet",
+                  (char *)"http://127.0.0.1:8080/a/b?x=1", (char *)"-k",
+                  NULL};
+  cli_opts_init(&o);
+  ASSERT_EQ(cli_opts_parse(&o, 5, argv, err, sizeof(err)), 0);
+  ASSERT(o.quiet && o.insecure && o.noperands == 2);
+  ASSERT_STR_EQ(o.operands[0], "mew");
+  ASSERT_STR_EQ(o.operands[1], "http://127.0.0.1:8080/a/b?x=1");
+  ASSERT_STR_EQ(argv[1], "mew");
+  ASSERT_STR_EQ(argv[2], "--quiet");
+  cli_opts_free(&o);
+  /* After "--" everything is an operand, even what looks like an option. */
+  ASSERT_EQ(parse(&o, "--quiet", "--", "x", "-k", NULL), 0);
+  ASSERT(o.quiet && !o.insecure && o.noperands == 2);
+  ASSERT_STR_EQ(o.operands[1], "-k");
+  cli_opts_free(&o);
+  /* An option's own value "--" is a value, not the end of the options. */
+  ASSERT_EQ(parse(&o, "--out", "--", "-q", NULL), 0);
+  ASSERT(o.quiet && o.noperands == 0);
+  ASSERT_STR_EQ(o.out_dir, "--");
+  cli_opts_free(&o);
+  /* Bad operands name the argument and say why. */
+  expect_error("pika chu", "argument 1: ", "' ' is not allowed");
+  expect_error("ftp://h/x", "argument 1: ", "'ftp'");
+  expect_error("#x", "argument 1: ", "'#'");
+  ASSERT_EQ(parse(&o, "mew", "", NULL), -1);
+  ASSERT(strstr(err, "argument 2 is empty") != NULL);
+  cli_opts_free(&o);
+  ASSERT_EQ(parse(&o, "mew", "--list=x.txt", NULL), -1);
+  ASSERT(strstr(err, "not both") != NULL);
+  cli_opts_free(&o);
+  /* A password in a bad URL is never echoed. */
+  ASSERT_EQ(parse(&o, "http://u:s3cret@h:99999/", NULL), -1);
+  ASSERT(strstr(err, "bad port") != NULL && strstr(err, "s3cret") == NULL &&
+         strstr(err, "u:***@h") != NULL);
+  cli_opts_free(&o);
+  /* 200 operands: all kept, in order. */
+  char *many[203];
+  char names[200][8];
+  many[0] = (char *)"asyncdl";
+  for (int i = 0; i < 200; i++) {
+    snprintf(names[i], sizeof(names[i]), "n%d", i);
+    many[i + 1] = names[i];
+  }
+  many[201] = (char *)"-q";
+  many[202] = NULL;
+  cli_opts_init(&o);
+  ASSERT_EQ(cli_opts_parse(&o, 202, many, err, sizeof(err)), 0);
+  ASSERT(o.noperands == 200 && o.quiet);
+  ASSERT_STR_EQ(o.operands[199], "n199");
+  cli_opts_free(&o);
+}
+
+static void test_issue10_options(void) {
+  cli_opts_t o;
+  ASSERT_EQ(parse(&o, NULL), 0);
+  ASSERT(o.max_streams == 0 && !o.h2_prior_knowledge && !o.no_compress);
+  ASSERT(o.user_agent == NULL && o.proxy == NULL && !o.proxy_env);
+  ASSERT(!o.skip_existing && !o.update && o.nheaders == 0);
+  ASSERT(o.headers[0] == NULL);
+
+  ASSERT_EQ(parse(&o, "--strategy=multiplex", "--streams=7", NULL), 0);
+  ASSERT(!o.strategy_all && o.strategy == ADL_STRATEGY_MULTIPLEX);
+  ASSERT_EQ(o.max_streams, 7);
+  ASSERT_EQ(parse(&o, "--streams=1000", NULL), 0); /* with all */
+  expect_error("--streams=0", "--streams: '0'", "1..1000");
+  expect_error("--streams=1001", "--streams: '1001'", NULL);
+  cli_opts_t p;
+  ASSERT_EQ(parse(&p, "--strategy=parallel", "--streams=4", NULL), -1);
+  ASSERT(strstr(err, "--streams: only meaningful") != NULL);
+  ASSERT_EQ(parse(&o, "--http2-prior-knowledge", "--no-compress", NULL), 0);
+  ASSERT(o.h2_prior_knowledge && o.no_compress);
+
+  ASSERT_EQ(parse(&o, "-H", "X-Asyncdl-Test: one", "--header=Accept:",
+                  "-HAuthorization: Bearer t0k3n", NULL),
+            0);
+  ASSERT_EQ(o.nheaders, 3);
+  ASSERT_STR_EQ(o.headers[0], "X-Asyncdl-Test: one");
+  ASSERT_STR_EQ(o.headers[1], "Accept:");
+  ASSERT_STR_EQ(o.headers[2], "Authorization: Bearer t0k3n");
+  ASSERT(o.headers[3] == NULL);
+  /* Header values may be secrets: messages name the header only. */
+  expect_error("-HAuthorization Bearer t0k3n", "--header: ",
+               "'Authorization'");
+  ASSERT(strstr(err, "t0k3n") == NULL && strstr(err, "no ':'") != NULL);
+  expect_error("-H: v", "a header needs a name", NULL);
+  expect_error("-HBad Name: v", "'Bad Name' is not a header name", NULL);
+  expect_error("-HX-Token: a\r\nHost: evil", "control character", NULL);
+  ASSERT(strstr(err, "evil") == NULL);
+  char *hv[2 + 2 * 65];
+  int hc = 0;
+  hv[hc++] = (char *)"asyncdl";
+  for (int i = 0; i < 65; i++) {
+    hv[hc++] = (char *)"-H";
+    hv[hc++] = (char *)"X-A: b";
+  }
+  hv[hc] = NULL;
+  cli_opts_init(&o);
+  ASSERT_EQ(cli_opts_parse(&o, hc, hv, err, sizeof(err)), -1);
+  ASSERT(strstr(err, "more than 64 headers") != NULL);
+  cli_opts_init(&o);
+  ASSERT_EQ(cli_opts_parse(&o, hc - 2, hv, err, sizeof(err)), 0);
+  ASSERT_EQ(o.nheaders, 64);
+
+  ASSERT_EQ(parse(&o, "-A", "my-agent/1.0", NULL), 0);
+  ASSERT_STR_EQ(o.user_agent, "my-agent/1.0");
+  ASSERT_EQ(parse(&o, "--user-agent=x y", NULL), 0);
+  ASSERT_STR_EQ(o.user_agent, "x y");
+  expect_error("--user-agent=", "--user-agent: ", "empty");
+  expect_error("-Aa\nb", "control character", NULL);
+
+  ASSERT_EQ(parse(&o, "--proxy=http://u:p@127.0.0.1:3128", NULL), 0);
+  ASSERT_STR_EQ(o.proxy, "http://u:p@127.0.0.1:3128");
+  ASSERT_EQ(o.proxy_env, 0);
+  ASSERT_EQ(parse(&o, "--proxy=socks5h://[::1]:1080/", NULL), 0);
+  ASSERT_EQ(parse(&o, "--proxy=http://p:1", "--proxy=env", NULL), 0);
+  ASSERT(o.proxy == NULL && o.proxy_env == 1);
+  ASSERT_EQ(parse(&o, "--proxy=env", "--proxy=https://p:1", NULL), 0);
+  ASSERT(o.proxy != NULL && o.proxy_env == 0);
+  expect_error("--proxy=", "--proxy: ", "empty");
+  expect_error("--proxy=127.0.0.1:3128", "--proxy: ", "not a proxy URL");
+  expect_error("--proxy=ftp://h:1", "--proxy: ", "not a proxy URL");
+  expect_error("--proxy=http://u:hunter2@h:0", "--proxy: ", "bad port");
+  ASSERT(strstr(err, "hunter2") == NULL && strstr(err, "u:***@h:0"));
+
+  ASSERT_EQ(parse(&o, "--out=d", "--skip-existing", NULL), 0);
+  ASSERT(o.skip_existing && !o.update);
+  ASSERT_EQ(parse(&o, "--update", "--out=d", NULL), 0);
+  ASSERT(o.update && !o.skip_existing);
+  ASSERT_EQ(parse(&o, "--update", NULL), -1);
+  ASSERT(strstr(err, "--update: needs --out") != NULL);
+  ASSERT_EQ(parse(&o, "--skip-existing", NULL), -1);
+  ASSERT(strstr(err, "--skip-existing: needs --out") != NULL);
+  ASSERT_EQ(parse(&o, "--out=d", "--update", "--skip-existing", NULL), -1);
+  ASSERT(strstr(err, "cannot be combined") != NULL);
+}
+
 int main(void) {
   test_defaults();
   test_each_option();
@@ -385,5 +536,7 @@ int main(void) {
   test_usage_errors();
   test_repeated_calls();
   test_usage_text();
+  test_operands();
+  test_issue10_options();
   return 0;
 }

@@ -29,7 +29,7 @@ PY
 "$asyncdl" "${run[@]}" 2>"$d/pipe" >/dev/null || fail "pipe run"
 read -r redraws sgr cr plain < <(stats "$d/pipe")
 [ "$redraws$sgr$cr$plain" = 0000 ] || fail "pipe: $redraws redraws, $sgr SGR, $cr CR, $plain progress lines"
-grep -q '^asyncdl: session  run 1/1: ' "$d/pipe" || fail "pipe: no run line"
+grep -q '^asyncdl: session   run 1/1: ' "$d/pipe" || fail "pipe: no run line"
 echo "ok: through a pipe: no progress line, no escape codes"
 
 "$asyncdl" "${run[@]}" --progress 2>"$d/forced" >/dev/null || fail "--progress run"
@@ -65,5 +65,5 @@ echo "ok: NO_COLOR: live line without colour"
 tty_run "$d/noprog" "$asyncdl" "${run[@]}" --no-progress || fail "--no-progress run"
 read -r redraws sgr cr plain < <(stats "$d/noprog")
 [ "$redraws" = 0 ] || fail "--no-progress: $redraws redraws"
-grep -q 'session  run 1/1: ' "$d/noprog" || fail "--no-progress: no run line"
+grep -q 'session   run 1/1: ' "$d/noprog" || fail "--no-progress: no run line"
 echo "ok: --no-progress on a terminal: the run lines only"

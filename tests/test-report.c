@@ -371,6 +371,44 @@ static void test_table(void) {
   free(text);
 }
 
+/* Issue 10: wire MB, skipped and not mod appear only when a row has
+ * something in them, and the report's rows carry them. */
+static void test_table_rerun_columns(void) {
+  cli_row_t rows[2] = {make_row("parallel", 6, 500000),
+                       make_row("multiplex", 6, 250000)};
+  rows[0].wire_bytes = rows[0].median.bytes; /* not compressed */
+  char *text = table_text(rows, 2), buf[512];
+  ASSERT(strstr(text, "wire MB") == NULL && strstr(text, "skipped") == NULL &&
+         strstr(text, "not mod") == NULL);
+  free(text);
+  rows[1].wire_bytes = 196331; /* gzip */
+  rows[1].skipped = 3;
+  rows[1].not_modified = 148;
+  text = table_text(rows, 2);
+  static const char *const head[] = {
+      "strategy", "wall", "s",   "req/s", "MB",   "wire",    "MB",  "MB/s",
+      "conns",    "p50",  "ms",  "p95",   "ms",   "fail",    "skipped",
+      "not",      "mod",  "speedup"};
+  expect_cells(line_of(text, "strategy", buf, sizeof(buf)), head, 18);
+  static const char *const mux[] = {"multiplex", "0.250", "604.0", "1.85",
+                                    "0.20",      "1.23",  "6",     "12.3",
+                                    "100.0",     "0",     "3",     "148",
+                                    "-"};
+  expect_cells(line_of(text, "multiplex", buf, sizeof(buf)), mux, 13);
+  static const char *const par[] = {"parallel", "0.500", "302.0", "1.85",
+                                    "1.85",     "1.23",  "6",     "12.3",
+                                    "100.0",    "0",     "0",     "0",
+                                    "-"};
+  expect_cells(line_of(text, "parallel", buf, sizeof(buf)), par, 13);
+  /* Aligned (a 9-letter strategy widens the first column). */
+  size_t width = strcspn(text, "\n"), lines = 0;
+  for (const char *p = text; *p != '\0'; lines++, p += width + 1)
+    ASSERT_EQ(strcspn(p, "\n"), width);
+  ASSERT_EQ(lines, 4);
+  ASSERT(strncmp(text + width + 1, "---------  ", 11) == 0);
+  free(text);
+}
+
 static void test_median(void) {
   uint64_t a[] = {5, 1, 3};
   ASSERT_EQ(cli_median_u64(a, 3), 3);
@@ -651,6 +689,7 @@ int main(void) {
   test_validator_itself();
   test_median();
   test_table();
+  test_table_rerun_columns();
   test_outcome_lines();
   test_json_report();
   test_json_edge_cases();

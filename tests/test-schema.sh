@@ -87,15 +87,15 @@ PY
 # --- the reports ------------------------------------------------------------
 "$ASYNCDL" --strategy=all --local --rtt=0 --json="$d/all.json" >"$d/all.out" 2>"$d/all.err" ||
   { cat "$d/all.err" >&2; fail "--strategy=all --local exited $?"; }
-check "$d/all.json" 'outcomes == {"ok": 453} and [r["repeat"] for r in runs] == [1, 1, 1]'
+check "$d/all.json" 'outcomes == {"ok": 604} and [r["repeat"] for r in runs] == [1, 1, 1, 1]'
 
 printf 'pikachu\nno-such-pokemon\nmew\nhttp://127.0.0.1:1/refused\n' >"$d/mixed.txt"
 "$ASYNCDL" --strategy=all --repeat=2 --local --rtt=0 --list="$d/mixed.txt" \
   --out="$d/out" --json="$d/mixed.json" >"$d/mixed.out" 2>"$d/mixed.err"
 rc=$?
 [ $rc = 1 ] || { cat "$d/mixed.err" >&2; fail "mixed list: exit $rc, want 1"; }
-check "$d/mixed.json" '(outcomes == {"ok": 12, "EHTTP": 6, "ECONNREFUSED": 6}
- and sorted(r["repeat"] for r in runs) == [1, 1, 1, 2, 2, 2]
+check "$d/mixed.json" '(outcomes == {"ok": 16, "EHTTP": 8, "ECONNREFUSED": 8}
+ and sorted(r["repeat"] for r in runs) == [1, 1, 1, 1, 2, 2, 2, 2]
  and all(c["repeats"] == 2 for c in doc["comparison"])
  and all(i["file"].startswith(sys.argv[1].rsplit("/", 1)[0] + "/out/") for i in items))'
 grep -q "run 2/2" "$d/mixed.err" || fail "mixed: no 'run 2/2' progress line"

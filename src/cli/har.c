@@ -240,11 +240,17 @@ static void write_response(out_t *o, const cli_trace_req_t *q) {
   out_f(o, "\"response\":{\"status\":%ld,\"statusText\":\"\"",
         answered ? q->http_status : 0L);
   out_f(o, ",\"httpVersion\":\"%s\"", http_version(q->http_version));
-  out_f(o, ",\"cookies\":[],\"headers\":[],\"content\":{\"size\":%" PRIu64
-        ",\"mimeType\":\"%s\"}", q->bytes, json ? "application/json" : "");
+  /* A compressed body: bodySize is what came over the wire, content.size
+   * the decoded document, compression the difference (HAR 1.2). */
+  uint64_t wire = q->wire_bytes != 0 ? q->wire_bytes : q->bytes;
+  out_f(o, ",\"cookies\":[],\"headers\":[],\"content\":{\"size\":%" PRIu64,
+        q->bytes);
+  if (wire < q->bytes)
+    out_f(o, ",\"compression\":%" PRIu64, q->bytes - wire);
+  out_f(o, ",\"mimeType\":\"%s\"}", json ? "application/json" : "");
   out_s(o, ",\"redirectURL\":\"\",\"headersSize\":-1,\"bodySize\":");
   if (answered)
-    out_f(o, "%" PRIu64, q->bytes);
+    out_f(o, "%" PRIu64, wire);
   else
     out_s(o, "-1");
   if (q->status != 0) {

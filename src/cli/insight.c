@@ -69,8 +69,13 @@ double cli_insight_model_s(adl_strategy_t s, unsigned k, uint64_t n,
   case ADL_STRATEGY_SESSION:
     return (double)(n + 1) * r;
   case ADL_STRATEGY_PARALLEL:
-  case ADL_STRATEGY_MULTIPLEX: /* k: streams in flight */
     return (double)((n + k - 1) / (k ? k : 1) + 1) * r;
+  case ADL_STRATEGY_MULTIPLEX: {
+    /* k streams at once on one connection: waves of one RTT each, which
+     * overlap the first stream's two (handshake and answer). */
+    uint64_t waves = (n + k - 1) / (k ? k : 1);
+    return (double)(waves > 2 ? waves : 2) * r;
+  }
   }
   return -1;
 }
@@ -80,8 +85,8 @@ uint64_t cli_insight_needed(const cli_insight_t *x, adl_strategy_t s,
   uint64_t origins = x->origins ? x->origins : 1;
   if (s == ADL_STRATEGY_SERIAL)
     return x->requests;
-  if (s == ADL_STRATEGY_SESSION)
-    return origins;
+  if (s == ADL_STRATEGY_SESSION || s == ADL_STRATEGY_MULTIPLEX)
+    return origins; /* multiplex: one HTTP/2 connection each */
   return (uint64_t)k + origins - 1;
 }
 
@@ -164,7 +169,7 @@ static void plain_line(FILE *f, const cli_insight_row_t *r) {
 void cli_insight_print(FILE *f, const cli_insight_row_t *rows, size_t n) {
   fprintf(f, "\nwhere the time went (shares of the requests' time once "
              "admitted; for serial and session, of the wall time):\n");
-  fprintf(f, "%-8s", "strategy");
+  fprintf(f, "%-9s", "strategy");
   for (int i = 0; i < NPHASE; i++)
     fprintf(f, "  %8s", phase_col[i]);
   fprintf(f, "  %8s  %8s  %7s\n", "queue ms", "model s", "x model");
@@ -174,7 +179,7 @@ void cli_insight_print(FILE *f, const cli_insight_row_t *rows, size_t n) {
     phases(r->x, v);
     for (int i = 0; i < NPHASE; i++)
       sum += v[i];
-    fprintf(f, "%-8s", r->strategy);
+    fprintf(f, "%-9s", r->strategy);
     for (int i = 0; i < NPHASE; i++)
       fprintf(f, "  %6u %%", percent(v[i], sum));
     fprintf(f, "  %8.1f",

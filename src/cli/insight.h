@@ -35,8 +35,8 @@ void cli_insight_add(cli_insight_t *x, const adl_result_t *res,
 
 /* The cost model for n requests at round trip rtt_ms with the fixture's
  * rules (one RTT per response, one more for a new connection's first):
- * serial n·2r, session (n+1)·r, parallel (⌈n/K⌉+1)·r. Seconds; -1 when
- * rtt_ms is 0 (unknown). */
+ * serial n·2r, session (n+1)·r, parallel (⌈n/K⌉+1)·r, multiplex with k
+ * streams max(2, ⌈n/k⌉)·r. Seconds; -1 when rtt_ms is 0 (unknown). */
 double cli_insight_model_s(adl_strategy_t s, unsigned k, uint64_t n,
                            unsigned rtt_ms);
 

@@ -48,16 +48,16 @@ static int errno_class(int e) {
   }
 }
 
-/* Copies src to an unlinked temporary file: the list's one snapshot,
- * read by cli_list_check and then by every run, and the way input that
- * cannot seek (stdin, a pipe, a FIFO) can be read twice. Counts its lines,
- * so the duplicate check can size its table once. */
-static int spool(cli_list_t *l, int src, char *err, size_t errlen) {
+/* The snapshot's file: unlinked, in $TMPDIR or /tmp (named in *dirp).
+ * Returns the descriptor or CLI_LIST_ESYSTEM. */
+static int snapshot_open(cli_list_t *l, const char **dirp, char *err,
+                         size_t errlen) {
   const char *dir = getenv("TMPDIR");
-  char tmpl[PATH_MAX], chunk[65536];
+  char tmpl[PATH_MAX];
   int fd = -1;
   if (dir == NULL || *dir == '\0')
     dir = "/tmp";
+  *dirp = dir;
 #ifdef O_TMPFILE
   fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 #endif
@@ -73,6 +73,43 @@ static int spool(cli_list_t *l, int src, char *err, size_t errlen) {
     return cli_fail(CLI_LIST_ESYSTEM, err, errlen,
                 "%s: cannot create a temporary file in %s: %s", l->display, dir,
                 strerror(errno));
+  return fd;
+}
+
+/* Writes len bytes at p to the snapshot fd; 0 or -errno. */
+static int snapshot_write(int fd, const char *p, size_t len) {
+  for (size_t off = 0; off < len;) {
+    ssize_t w = write(fd, p + off, len - off);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return -errno;
+    off += (size_t)w;
+  }
+  return 0;
+}
+
+/* The snapshot written: back to its start, as the list's stream. */
+static int snapshot_done(cli_list_t *l, int fd, char *err, size_t errlen) {
+  if (lseek(fd, 0, SEEK_SET) != 0 || (l->fp = fdopen(fd, "r")) == NULL) {
+    int e = errno;
+    close(fd);
+    return cli_fail(CLI_LIST_ESYSTEM, err, errlen, "%s: %s", l->display,
+                strerror(e));
+  }
+  return 0;
+}
+
+/* Copies src to an unlinked temporary file: the list's one snapshot,
+ * read by cli_list_check and then by every run, and the way input that
+ * cannot seek (stdin, a pipe, a FIFO) can be read twice. Counts its lines,
+ * so the duplicate check can size its table once. */
+static int spool(cli_list_t *l, int src, char *err, size_t errlen) {
+  const char *dir;
+  char chunk[65536];
+  int fd = snapshot_open(l, &dir, err, errlen);
+  if (fd < 0)
+    return fd;
   for (;;) {
     ssize_t n = read(src, chunk, sizeof(chunk));
     if (n == 0)
@@ -87,27 +124,44 @@ static int spool(cli_list_t *l, int src, char *err, size_t errlen) {
     }
     for (const char *c = chunk; (c = memchr(c, '\n', (size_t)(n - (c - chunk)))) != NULL; c++)
       l->lines_hint++;
-    for (ssize_t off = 0; off < n;) {
-      ssize_t w = write(fd, chunk + off, (size_t)(n - off));
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w < 0) {
-        int e = errno;
-        close(fd);
-        return cli_fail(CLI_LIST_ESYSTEM, err, errlen,
-                    "%s: cannot copy to a temporary file in %s: %s", l->display,
-                    dir, strerror(e));
-      }
-      off += w;
+    int e = snapshot_write(fd, chunk, (size_t)n);
+    if (e != 0) {
+      close(fd);
+      return cli_fail(CLI_LIST_ESYSTEM, err, errlen,
+                  "%s: cannot copy to a temporary file in %s: %s", l->display,
+                  dir, strerror(-e));
     }
   }
-  if (lseek(fd, 0, SEEK_SET) != 0 || (l->fp = fdopen(fd, "r")) == NULL) {
-    int e = errno;
-    close(fd);
-    return cli_fail(CLI_LIST_ESYSTEM, err, errlen, "%s: %s", l->display,
-                strerror(e));
+  return snapshot_done(l, fd, err, errlen);
+}
+
+/* Operands become the lines of the snapshot, so that they are checked and
+ * read exactly like a list (line N = argument N). */
+static int spool_args(cli_list_t *l, const char *const *args, size_t n,
+                      char *err, size_t errlen) {
+  const char *dir;
+  int fd = snapshot_open(l, &dir, err, errlen);
+  if (fd < 0)
+    return fd;
+  for (size_t i = 0; i < n; i++) {
+    if (strpbrk(args[i], "\r\n") != NULL) {
+      close(fd);
+      return cli_fail(CLI_LIST_EINPUT, err, errlen,
+                      "%s:%zu: a line break inside an argument", l->display,
+                      i + 1);
+    }
+    int e = snapshot_write(fd, args[i], strlen(args[i]));
+    if (e == 0)
+      e = snapshot_write(fd, "\n", 1);
+    if (e != 0) {
+      close(fd);
+      return cli_fail(CLI_LIST_ESYSTEM, err, errlen,
+                      "%s: cannot write a temporary file in %s: %s",
+                      l->display, dir, strerror(-e));
+    }
+    l->lines_hint++;
   }
-  return 0;
+  return snapshot_done(l, fd, err, errlen);
 }
 
 static int open_path(cli_list_t *l, const char *path, char *err,
@@ -136,12 +190,20 @@ static int open_path(cli_list_t *l, const char *path, char *err,
 
 int cli_list_open(cli_list_t **out, const char *path, const char *base_url,
                   char *err, size_t errlen) {
+  return cli_list_open_args(out, path, NULL, 0, base_url, err, errlen);
+}
+
+int cli_list_open_args(cli_list_t **out, const char *path,
+                       const char *const *args, size_t nargs,
+                       const char *base_url, char *err, size_t errlen) {
   cli_list_t *l;
   char shown[256];
   *out = NULL;
   if (base_url == NULL)
     return cli_fail(CLI_LIST_ESYSTEM, err, errlen, "no base URL given");
-  if (path == NULL)
+  if (args != NULL)
+    snprintf(shown, sizeof(shown), "<arguments>");
+  else if (path == NULL)
     snprintf(shown, sizeof(shown), "<built-in>");
   else if (strcmp(path, "-") == 0)
     snprintf(shown, sizeof(shown), "<stdin>");
@@ -153,8 +215,9 @@ int cli_list_open(cli_list_t **out, const char *path, const char *base_url,
     cli_list_close(l);
     return cli_fail(CLI_LIST_ESYSTEM, err, errlen, "out of memory");
   }
-  if (path != NULL) {
-    int rc = open_path(l, path, err, errlen);
+  if (args != NULL || path != NULL) {
+    int rc = args != NULL ? spool_args(l, args, nargs, err, errlen)
+                          : open_path(l, path, err, errlen);
     if (rc != 0) {
       cli_list_close(l);
       return rc;

@@ -35,6 +35,13 @@ typedef struct cli_item_s {
 int cli_list_open(cli_list_t **out, const char *path, const char *base_url,
                   char *err, size_t errlen);
 
+/** As cli_list_open, but when args is not NULL the list is its nargs
+ * strings, one per line ("<arguments>" in messages, line N = argument N)
+ * and path is ignored. The strings are copied. */
+int cli_list_open_args(cli_list_t **out, const char *path,
+                       const char *const *args, size_t nargs,
+                       const char *base_url, char *err, size_t errlen);
+
 /** Reads the next item into *item (owned by the caller afterwards). Returns
  * 1 for an item, 0 at the end, or CLI_LIST_E* with err = "FILE:LINE: reason".
  * After a bad line the reader is positioned on the following line.

@@ -1,16 +1,23 @@
 /* asyncdl: download a list of documents with one or all strategies and
  * compare their wall-clock totals. The tool owns the loop; every run is one
- * adl_client with one adl_batch, run one after another on that loop, so
+ * adl_client fed by one cli_feed (feed.h: adl_batch's rules, with request
+ * headers of each item's own), run one after another on that loop, so
  * their connection caches never mix. Sees include/asyncdl.h only (plus the
  * fixture server for --local). */
 #include "asyncdl.h"
+#include "feed.h"
 #include "fixture.h"
 #include "har.h"
+#include "hist.h"
 #include "insight.h"
 #include "list.h"
+#include "merge.h"
+#include "netopts.h"
 #include "opts.h"
 #include "progress.h"
 #include "report.h"
+#include "rerun.h"
+#include "shard.h"
 #include "trace.h"
 #include "waterfall.h"
 
@@ -28,6 +35,8 @@
 typedef struct item_s {
   cli_item_t it;
   char *path; /* DIR/<name>.json with --out, else NULL */
+  const char **cond; /* --update: -H lines + If-None-Match..., malloc'd */
+  int update;        /* --update: record the validators after a download */
 } item_t;
 
 typedef struct app_s {
@@ -38,16 +47,16 @@ typedef struct app_s {
   cli_list_t *list;
   cli_json_t *json;
   uv_signal_t sigint, sigterm;
-  adl_strategy_t order[3];
+  adl_strategy_t order[4];
   unsigned nstrat;
   unsigned run;  /* index of the current run: rep * nstrat + position */
   unsigned runs; /* nstrat * repeat */
   adl_summary_t *results; /* [strategy][repeat] */
   cli_insight_t *insights; /* [strategy][repeat], where the time went */
-  char row_insight[3][1024]; /* JSON of the comparison rows' insight */
-  cli_insight_row_t row_ir[3]; /* the rows' median runs, for the print */
+  char row_insight[4][1024]; /* JSON of the comparison rows' insight */
+  cli_insight_row_t row_ir[4]; /* the rows' median runs, for the print */
   adl_client_t *client;
-  adl_batch_t *batch;
+  cli_feed_t *batch; /* the current run's items (feed.h) */
   cli_trace_t trace; /* every request, for --waterfall and --har */
   int tracing;
   uv_timer_t progress_timer;
@@ -58,9 +67,16 @@ typedef struct app_s {
   uint64_t run_done, run_failed, run_bytes, run_start_us;
   uint64_t failures;
   uint64_t not_started; /* items an interrupt kept from starting */
+  /* Reruns and multiplex (issue 10). */
+  cli_present_t present;     /* which files were there at the start */
+  uint64_t ordinal;          /* items pulled in the current run */
+  cli_feed_summary_t *fsums; /* [strategy][repeat], beside results */
+  int validators_warned;
   int list_error;       /* exit 2: bad input found while running */
   int internal_error;   /* exit 3 */
   int signal_seen;
+  cli_shard_t shard; /* --shard, or from the job engine's environment */
+  cli_hist_t hist;   /* the current run's latencies, for the report */
 } app_t;
 
 static adl_strategy_t run_strategy(const app_t *a, unsigned run) {
@@ -70,14 +86,62 @@ static adl_strategy_t run_strategy(const app_t *a, unsigned run) {
   return a->order[(run % a->nstrat + rep) % a->nstrat];
 }
 
-static int next_item(adl_batch_t *b, const char **url, const char **path,
-                     void **out) {
-  app_t *a = adl_batch_get_data(b);
+/* The next item of the list in this process's shard. */
+static int list_next(app_t *a, cli_item_t *it, char *err, size_t errlen) {
+  for (;;) {
+    int rc = cli_list_next(a->list, it, err, errlen);
+    if (rc <= 0 || cli_shard_has(&a->shard, it->url))
+      return rc;
+    cli_item_free(it);
+  }
+}
+
+static void free_item(item_t *x) {
+  if (x == NULL)
+    return;
+  cli_item_free(&x->it);
+  free(x->path);
+  free(x->cond);
+  free(x);
+}
+
+/* What the feed needs of an item: its URL, file and headers, and whether
+ * --skip-existing skips it or --update revalidates it (rerun.h). Returns 1,
+ * or ADL_ENOMEM (x freed). */
+static int prepare_item(app_t *a, item_t *x, cli_feed_item_t *fi) {
+  const cli_opts_t *o = &a->o;
+  fi->url = x->it.url;
+  fi->path = x->path;
+  fi->data = x;
+  fi->headers = o->nheaders > 0 ? o->headers : NULL;
+  if (!o->skip_existing && !o->update)
+    return 1;
+  int there = cli_present_get(&a->present, a->ordinal++, x->path,
+                              cli_file_exists);
+  cli_validators_t v;
+  if (there < 0)
+    goto nomem;
+  fi->skip = there && o->skip_existing;
+  x->update = o->update;
+  if (there && o->update && cli_validators_load(x->path, &v)) {
+    x->cond = cli_conditional_headers(fi->headers, &v);
+    if (x->cond == NULL)
+      goto nomem;
+    fi->headers = x->cond;
+  }
+  return 1;
+nomem:
+  free_item(x);
+  return ADL_ENOMEM;
+}
+
+static int next_item(cli_feed_t *b, cli_feed_item_t *fi) {
+  app_t *a = cli_feed_get_data(b);
   item_t *x = calloc(1, sizeof(*x));
   if (x == NULL)
     return ADL_ENOMEM;
   char err[512];
-  int rc = cli_list_next(a->list, &x->it, err, sizeof(err));
+  int rc = list_next(a, &x->it, err, sizeof(err));
   if (rc <= 0) {
     free(x);
     if (rc < 0) {
@@ -99,10 +163,7 @@ static int next_item(adl_batch_t *b, const char **url, const char **path,
         snprintf(x->path, n, "%s/%s", a->o.out_dir, fname);
     }
   }
-  *url = x->it.url;
-  *path = x->path;
-  *out = x;
-  return 1;
+  return prepare_item(a, x, fi);
 }
 
 static cli_insight_t *current_insight(app_t *a) {
@@ -115,8 +176,10 @@ static cli_insight_row_t insight_row(const app_t *a, adl_strategy_t st,
                                      uint64_t wall_us) {
   cli_insight_row_t r = {.strategy = adl_strategy_name(st),
                          .s = st,
-                         .k = st == ADL_STRATEGY_PARALLEL ? a->o.connections
-                                                          : 1,
+                         /* multiplex: the streams in flight (insight.c) */
+                         .k = st == ADL_STRATEGY_MULTIPLEX
+                                  ? cli_netopts_inflight(&a->o, st)
+                                  : cli_netopts_k(&a->o, st),
                          .wall_us = wall_us,
                          .x = x,
                          .rtt_ms = a->o.local ? a->o.rtt_ms : 0,
@@ -172,10 +235,41 @@ static void stop_progress(app_t *a) {
   clear_progress(a);
 }
 
-static void on_result(adl_batch_t *b, void *item, const adl_result_t *res) {
-  app_t *a = adl_batch_get_data(b);
+/* --update: after a download, the validators its response carried are kept
+ * beside the file (rerun.h); a 304 leaves file and sidecar as they were. */
+static void record_validators(app_t *a, const item_t *x, adl_request_t *r,
+                              const adl_result_t *res) {
+  if (!x->update || r == NULL || x->path == NULL || res->status != 0 ||
+      res->not_modified)
+    return;
+  int rc = cli_validators_save(x->path, adl_request_header(r, "ETag"),
+                               adl_request_header(r, "Last-Modified"));
+  if (rc != 0 && !a->validators_warned++) {
+    char q[300];
+    cli_quote(q, sizeof(q), x->path, strlen(x->path));
+    clear_progress(a);
+    fprintf(stderr,
+            "asyncdl: warning: cannot keep the validators of '%s': %s (the "
+            "next --update downloads it again)\n",
+            q, strerror(-rc));
+  }
+}
+
+static void on_result(cli_feed_t *b, void *item, adl_request_t *r,
+                      const adl_result_t *res, int skipped) {
+  app_t *a = cli_feed_get_data(b);
   item_t *x = item;
+  if (skipped) { /* no request: counted, reported, nothing to time */
+    a->run_done++;
+    if (a->json != NULL)
+      cli_json_item(a->json, res->url, x ? x->path : NULL, res);
+    free_item(x);
+    return;
+  }
+  if (x != NULL)
+    record_validators(a, x, r, res);
   cli_insight_add(current_insight(a), res, a->o.local ? a->o.rtt_ms : 0);
+  cli_hist_add(&a->hist, res->total_us); /* as the library's summary does */
   a->run_done++;
   a->run_bytes += res->bytes;
   if (res->status == ADL_ECANCELED && a->signal_seen && res->attempts == 0) {
@@ -190,11 +284,7 @@ static void on_result(adl_batch_t *b, void *item, const adl_result_t *res) {
     cli_json_item(a->json, res->url, x ? x->path : NULL, res);
   if (a->tracing && cli_trace_add(&a->trace, res) != 0)
     a->internal_error = 1;
-  if (x != NULL) {
-    cli_item_free(&x->it);
-    free(x->path);
-    free(x);
-  }
+  free_item(x);
 }
 
 static void start_run(app_t *a);
@@ -218,7 +308,7 @@ static void report_not_started(app_t *a) {
   cli_item_t it;
   char err[512];
   memset(&it, 0, sizeof(it));
-  while (cli_list_next(a->list, &it, err, sizeof(err)) > 0) {
+  while (list_next(a, &it, err, sizeof(err)) > 0) {
     adl_result_t res;
     memset(&res, 0, sizeof(res));
     res.status = ADL_ECANCELED;
@@ -232,8 +322,37 @@ static void report_not_started(app_t *a) {
   }
 }
 
-static void on_batch_done(adl_batch_t *b, const adl_summary_t *s) {
-  app_t *a = adl_batch_get_data(b);
+/* The run's line on stderr, and the word when multiplex found no HTTP/2. */
+static void print_run_line(app_t *a, adl_strategy_t st, unsigned rep,
+                           const cli_feed_summary_t *fs) {
+  const adl_summary_t *s = &fs->s;
+  char extra[128];
+  cli_feed_summary_text(fs, extra, sizeof(extra));
+  if (cli_feed_ran_as_parallel(fs))
+    fprintf(stderr,
+            "asyncdl: multiplex: %s does not speak HTTP/2: multiplex ran as "
+            "parallel%s%s\n",
+            fs->h1_origin,
+            strncmp(fs->h1_origin, "http:", 5) == 0 && !a->o.h2_prior_knowledge
+                ? " (plain http: HTTP/2 only with --http2-prior-knowledge)"
+                : "",
+            a->o.strategy_all ? "; its row is left out of the table" : "");
+  if (!a->o.quiet)
+    fprintf(stderr,
+            "asyncdl: %-9s run %u/%u: %.3f s, %llu/%llu ok%s, %llu "
+            "connection%s\n",
+            adl_strategy_name(st), rep + 1, a->o.repeat,
+            (double)s->wall_us / 1e6, (unsigned long long)s->ok,
+            (unsigned long long)s->requests, extra,
+            (unsigned long long)s->connections,
+            s->connections == 1 ? "" : "s");
+}
+
+static void on_batch_done(cli_feed_t *b, const cli_feed_summary_t *fs,
+                          const cli_hist_t *latency) {
+  app_t *a = cli_feed_get_data(b);
+  const adl_summary_t *s = &fs->s;
+  (void)latency; /* the same samples as a->hist */
   a->batch = NULL;
   stop_progress(a);
   if (a->signal_seen)
@@ -241,24 +360,23 @@ static void on_batch_done(adl_batch_t *b, const adl_summary_t *s) {
   adl_strategy_t st = run_strategy(a, a->run);
   unsigned rep = a->run / a->nstrat;
   a->results[(unsigned)st * a->o.repeat + rep] = *s;
+  a->fsums[(unsigned)st * a->o.repeat + rep] = *fs;
+  char note[512];
+  if (a->json != NULL && cli_feed_summary_json(fs, note, sizeof(note)) > 0 &&
+      cli_json_run_note(a->json, note) != 0)
+    a->internal_error = 1;
   if (a->json != NULL) {
     char insight[1024];
     cli_insight_row_t ir = insight_row(a, st, current_insight(a), s->wall_us);
-    cli_json_run_end(a->json, s,
-                     cli_insight_json(insight, sizeof(insight), &ir)
-                         ? insight
-                         : NULL);
+    cli_json_run_end_hist(a->json, s,
+                          cli_insight_json(insight, sizeof(insight), &ir)
+                              ? insight
+                              : NULL,
+                          &a->hist);
   }
   if (a->tracing)
     cli_trace_end_run(&a->trace, s->wall_us);
-  if (!a->o.quiet)
-    fprintf(stderr,
-            "asyncdl: %-8s run %u/%u: %.3f s, %llu/%llu ok, %llu "
-            "connection%s\n",
-            adl_strategy_name(st), rep + 1, a->o.repeat,
-            (double)s->wall_us / 1e6, (unsigned long long)s->ok,
-            (unsigned long long)s->requests, (unsigned long long)s->connections,
-            s->connections == 1 ? "" : "s");
+  print_run_line(a, st, rep, fs);
   adl_client_close(a->client, on_client_closed);
 }
 
@@ -285,6 +403,7 @@ static void start_run(app_t *a) {
   ao.max_size = a->o.max_size;
   ao.retries = a->o.retries;
   ao.max_redirects = a->o.max_redirects;
+  cli_netopts_apply(&a->o, st, &ao);
   int rc = adl_client_new(&a->loop, &ao, &a->client);
   if (rc != 0) {
     fprintf(stderr, "asyncdl: cannot create a client: %s\n",
@@ -296,26 +415,29 @@ static void start_run(app_t *a) {
   adl_client_set_data(a->client, a);
   if (a->json != NULL)
     cli_json_run_begin(a->json, adl_strategy_name(st), a->run / a->nstrat + 1,
-                       st == ADL_STRATEGY_PARALLEL ? a->o.connections : 1);
-  adl_batch_opts_t bo;
-  adl_batch_opts_init(&bo);
-  bo.next = next_item;
-  bo.result = on_result;
-  bo.done = on_batch_done;
-  bo.sink = a->o.out_dir ? ADL_SINK_FILE : ADL_SINK_DISCARD;
-  bo.data = a;
+                       cli_netopts_k(&a->o, st));
+  cli_feed_opts_t bo = {
+      .client = a->client,
+      .strategy = st,
+      .max_connections = cli_netopts_k(&a->o, st),
+      .window = cli_feed_window(cli_netopts_inflight(&a->o, st)),
+      .next = next_item,
+      .result = on_result,
+      .done = on_batch_done,
+      .data = a};
+  a->ordinal = 0;
   if (a->tracing) {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     if (cli_trace_begin_run(
             &a->trace, st, a->run / a->nstrat + 1,
-            st == ADL_STRATEGY_PARALLEL ? a->o.connections : 1,
-            uv_hrtime() / 1000,
+            cli_netopts_k(&a->o, st), uv_hrtime() / 1000,
             (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000) != 0)
       a->internal_error = 1;
   }
   start_progress(a);
-  rc = adl_batch_start(a->client, &bo, &a->batch);
+  cli_hist_init(&a->hist);
+  rc = cli_feed_start(&a->loop, &bo, &a->batch);
   if (rc != 0) {
     fprintf(stderr, "asyncdl: cannot start: %s\n", adl_strerror(rc));
     a->internal_error = 1;
@@ -347,7 +469,33 @@ static void on_signal(uv_signal_t *h, int signum) {
   fprintf(stderr, "asyncdl: %s: stopping (again to quit at once)\n",
           signum == SIGINT ? "interrupted" : "terminated");
   if (a->batch != NULL)
-    adl_batch_cancel(a->batch);
+    cli_feed_cancel(a->batch);
+}
+
+/* A run that happened: it made requests, or skipped every item. */
+static int run_happened(const app_t *a, adl_strategy_t st, unsigned r) {
+  const cli_feed_summary_t *f = &a->fsums[(unsigned)st * a->o.repeat + r];
+  return f->s.requests > 0 || f->skipped > 0;
+}
+
+/* With --strategy=all, a multiplex that ran as parallel is no row of its
+ * own: it would only repeat parallel's (its run stays in the report). */
+static int row_left_out(const app_t *a, adl_strategy_t st) {
+  if (!a->o.strategy_all || st != ADL_STRATEGY_MULTIPLEX)
+    return 0;
+  for (unsigned r = 0; r < a->o.repeat; r++)
+    if (cli_feed_ran_as_parallel(&a->fsums[(unsigned)st * a->o.repeat + r]))
+      return 1;
+  return 0;
+}
+
+static void row_extras(const app_t *a, adl_strategy_t st, unsigned r,
+                       cli_row_t *row) {
+  const cli_feed_summary_t *f = &a->fsums[(unsigned)st * a->o.repeat + r];
+  row->wire_bytes = f->s.wire_bytes;
+  row->skipped = f->skipped;
+  row->not_modified = f->not_modified;
+  row->ran_as = cli_feed_ran_as_parallel(f) ? "parallel" : NULL;
 }
 
 /* Fills rows with one line per strategy: the median run by wall time. */
@@ -359,21 +507,23 @@ static size_t build_rows(app_t *a, cli_row_t *rows) {
     unsigned done = 0;
     uint64_t walls[1000];
     for (unsigned r = 0; r < a->o.repeat; r++)
-      if (runs[r].requests > 0)
+      if (run_happened(a, st, r))
         walls[done++] = runs[r].wall_us;
-    if (done == 0)
+    if (done == 0 || row_left_out(a, st))
       continue;
     uint64_t med = cli_median_u64(walls, done);
     cli_row_t *row = &rows[n++];
     memset(row, 0, sizeof(*row));
     row->strategy = adl_strategy_name(st);
-    row->max_connections = st == ADL_STRATEGY_PARALLEL ? a->o.connections : 1;
+    row->max_connections = cli_netopts_k(&a->o, st);
     row->repeats = done;
     row->wall_min_us = walls[0];
     row->wall_max_us = walls[done - 1];
     for (unsigned r = 0; r < a->o.repeat; r++)
-      if (runs[r].requests > 0 && runs[r].wall_us == med) {
+      if (run_happened(a, st, r) && runs[r].wall_us == med) {
         row->median = runs[r];
+        row_extras(a, st, r, row);
+        row->median_repeat = r + 1;
         a->row_ir[n - 1] = insight_row(
             a, st, &a->insights[(unsigned)st * a->o.repeat + r], med);
         if (cli_insight_json(a->row_insight[n - 1],
@@ -497,9 +647,59 @@ static int check_report_path(const char *opt, const char *path,
   return 0;
 }
 
+static const char *env_get(const char *name, void *ctx) {
+  (void)ctx;
+  return getenv(name);
+}
+
+/* Sharded: counts this shard's URLs (one pass over the checked list) and
+ * says which shard this is; the report gets the "shard" object that
+ * `asyncdl merge` checks the shards against. */
+static int shard_list(app_t *a, const char *base, int *count, char *err,
+                      size_t errlen) {
+  cli_shard_t *s = &a->shard;
+  if (s->source == CLI_SHARD_NONE)
+    return 0;
+  if (cli_shard_origin(base, s->origin, sizeof(s->origin)) != 0)
+    s->origin[0] = '\0';
+  cli_item_t it;
+  uint64_t total = 0, mine = 0, digest = 0;
+  memset(&it, 0, sizeof(it));
+  int rc;
+  while ((rc = cli_list_next(a->list, &it, err, errlen)) > 0) {
+    total++;
+    mine += cli_shard_has(s, it.url) != 0;
+    digest = cli_shard_digest_add(digest, it.url, s->origin);
+    cli_item_free(&it);
+  }
+  if (rc < 0 || cli_list_rewind(a->list, err, errlen) != 0)
+    return CLI_EXIT_INTERNAL; /* it was read once already: not bad input */
+  *count = (int)mine;
+  if (!a->o.quiet)
+    fprintf(stderr,
+            "asyncdl: shard %u/%u (numbered from 0) by %s, from %s: %llu of "
+            "the list's %llu URLs\n",
+            s->index, s->count, cli_shard_by_name(s->by), s->why,
+            (unsigned long long)mine, (unsigned long long)total);
+  char json[1024];
+  if (a->json != NULL &&
+      (cli_shard_json(s, mine, total, digest, json, sizeof(json)) != 0 ||
+       cli_json_set_extra(a->json, "shard", json) != 0)) {
+    snprintf(err, errlen, "--json: cannot describe the shard");
+    return CLI_EXIT_INTERNAL;
+  }
+  return 0;
+}
+
 static int setup(app_t *a, char *err, size_t errlen) {
   fit_fd_limit(&a->o);
   const cli_opts_t *o = &a->o;
+  if (cli_shard_resolve(&a->shard, o->shard_given, o->shard_index,
+                        o->shard_count, o->shards, o->shard_by, env_get, NULL,
+                        err, errlen) != 0)
+    return CLI_EXIT_USAGE;
+  if (a->shard.source == CLI_SHARD_NONE && a->shard.why[0] != '\0')
+    fprintf(stderr, "asyncdl: warning: %s\n", a->shard.why);
   if (o->out_dir != NULL && prepare_out_dir(o->out_dir) != 0)
     return CLI_EXIT_USAGE;
   if (check_output_dir("--waterfall", o->waterfall_path, err, errlen) != 0 ||
@@ -532,7 +732,9 @@ static int setup(app_t *a, char *err, size_t errlen) {
             "first response on a new connection\n",
             fixture_port(a->fixture), o->rtt_ms);
   }
-  int rc = cli_list_open(&a->list, o->list_path, base, err, errlen);
+  int rc = cli_list_open_args(&a->list, o->list_path,
+                              o->noperands > 0 ? o->operands : NULL,
+                              o->noperands, base, err, errlen);
   if (rc != 0)
     return rc == CLI_LIST_ESYSTEM ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE;
   int count = cli_list_check(a->list, o->out_dir != NULL, err, errlen);
@@ -545,6 +747,10 @@ static int setup(app_t *a, char *err, size_t errlen) {
   if (o->insecure)
     fprintf(stderr, "asyncdl: WARNING: --insecure: TLS certificates are "
                     "NOT verified\n");
+  char proxy[1024];
+  if (cli_proxy_describe(o, env_get, NULL, proxy, sizeof(proxy)) > 0 &&
+      (!o->quiet || o->proxy != NULL || o->proxy_env))
+    fprintf(stderr, "asyncdl: %s\n", proxy);
   if (o->json_path != NULL) {
     char jerr[512];
     a->json = cli_json_open(o->json_path, jerr, sizeof(jerr));
@@ -553,11 +759,15 @@ static int setup(app_t *a, char *err, size_t errlen) {
       return CLI_EXIT_USAGE;
     }
   }
+  if ((rc = shard_list(a, base, &count, err, errlen)) != 0)
+    return rc;
   if (o->strategy_all) {
-    a->nstrat = 3;
+    /* multiplex too: its row stays when the server speaks HTTP/2. */
+    a->nstrat = 4;
     a->order[0] = ADL_STRATEGY_SERIAL;
     a->order[1] = ADL_STRATEGY_SESSION;
     a->order[2] = ADL_STRATEGY_PARALLEL;
+    a->order[3] = ADL_STRATEGY_MULTIPLEX;
   } else {
     a->nstrat = 1;
     a->order[0] = o->strategy;
@@ -578,9 +788,10 @@ static int setup(app_t *a, char *err, size_t errlen) {
   a->progress_color = tty && (nc == NULL || nc[0] == '\0');
   a->trace.local = o->local;
   a->trace.rtt_ms = o->local ? o->rtt_ms : 0;
-  a->results = calloc(3 * (size_t)o->repeat, sizeof(adl_summary_t));
-  a->insights = calloc(3 * (size_t)o->repeat, sizeof(cli_insight_t));
-  if (a->results == NULL || a->insights == NULL)
+  a->results = calloc(4 * (size_t)o->repeat, sizeof(adl_summary_t));
+  a->insights = calloc(4 * (size_t)o->repeat, sizeof(cli_insight_t));
+  a->fsums = calloc(4 * (size_t)o->repeat, sizeof(cli_feed_summary_t));
+  if (a->results == NULL || a->insights == NULL || a->fsums == NULL)
     return CLI_EXIT_INTERNAL;
   if (!o->quiet)
     fprintf(stderr, "asyncdl %s: %d URL%s from %s, %u run%s\n",
@@ -636,20 +847,23 @@ static int check_stream(FILE *f, const char *name) {
 
 int main(int argc, char **argv) {
   guard_std_streams();
+  if (argc > 1 && strcmp(argv[1], "merge") == 0)
+    return cli_merge_main(argc - 1, argv + 1);
   static app_t app;
   app_t *a = &app;
   char err[1024] = "";
   cli_opts_init(&a->o);
   if (cli_opts_parse(&a->o, argc, argv, err, sizeof(err)) != 0) {
     fprintf(stderr, "asyncdl: %s\nTry 'asyncdl --help'.\n", err);
+    cli_opts_free(&a->o);
     return CLI_EXIT_USAGE;
   }
-  if (a->o.help) {
-    cli_usage(stdout);
-    return CLI_EXIT_OK;
-  }
-  if (a->o.version) {
-    printf("asyncdl %s\n", adl_version_string());
+  if (a->o.help || a->o.version) {
+    if (a->o.help)
+      cli_usage(stdout);
+    else
+      printf("asyncdl %s\n", adl_version_string());
+    cli_opts_free(&a->o);
     return CLI_EXIT_OK;
   }
   /* Writing to a socket the peer has closed must be an error, not death
@@ -674,7 +888,7 @@ int main(int argc, char **argv) {
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
     start_run(a);
     uv_run(&a->loop, UV_RUN_DEFAULT);
-    cli_row_t rows[3];
+    cli_row_t rows[4];
     size_t n = build_rows(a, rows);
     /* With --json=- stdout carries the report alone: the table goes to
      * stderr with the progress lines. */
@@ -720,6 +934,9 @@ int main(int argc, char **argv) {
   cli_trace_free(&a->trace);
   free(a->results);
   free(a->insights);
+  free(a->fsums);
+  cli_present_free(&a->present);
+  cli_opts_free(&a->o);
   free(a->base_url);
   adl_library_shutdown();
   return code;

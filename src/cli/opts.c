@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum {
@@ -23,6 +24,12 @@ enum {
   OPT_CONNECT_TIMEOUT,
   OPT_LOCAL,
   OPT_HTTP2,
+  OPT_HTTP2_PK,
+  OPT_STREAMS,
+  OPT_NO_COMPRESS,
+  OPT_PROXY,
+  OPT_SKIP_EXISTING,
+  OPT_UPDATE,
   OPT_RTT,
   OPT_CACERT,
   OPT_RETRIES,
@@ -33,6 +40,9 @@ enum {
   OPT_HAR,
   OPT_PROGRESS,
   OPT_NO_PROGRESS,
+  OPT_SHARD,
+  OPT_SHARDS,
+  OPT_SHARD_BY,
 };
 
 static const struct option long_opts[] = {
@@ -49,6 +59,14 @@ static const struct option long_opts[] = {
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"local", no_argument, NULL, OPT_LOCAL},
     {"http2", no_argument, NULL, OPT_HTTP2},
+    {"http2-prior-knowledge", no_argument, NULL, OPT_HTTP2_PK},
+    {"streams", required_argument, NULL, OPT_STREAMS},
+    {"no-compress", no_argument, NULL, OPT_NO_COMPRESS},
+    {"header", required_argument, NULL, 'H'},
+    {"user-agent", required_argument, NULL, 'A'},
+    {"proxy", required_argument, NULL, OPT_PROXY},
+    {"skip-existing", no_argument, NULL, OPT_SKIP_EXISTING},
+    {"update", no_argument, NULL, OPT_UPDATE},
     {"rtt", required_argument, NULL, OPT_RTT},
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"insecure", no_argument, NULL, 'k'},
@@ -59,15 +77,19 @@ static const struct option long_opts[] = {
     {"har", required_argument, NULL, OPT_HAR},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"shards", required_argument, NULL, OPT_SHARDS},
+    {"shard-by", required_argument, NULL, OPT_SHARD_BY},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
 
-/* '+': stop at the first operand instead of permuting argv (operands are
- * errors anyway); ':': report a missing argument as ':' and print nothing. */
-static const char short_opts[] = "+:hVqk";
+/* '+': stop at each operand instead of permuting argv (the parser collects
+ * it and goes on); ':': report a missing argument as ':' and print
+ * nothing. */
+static const char short_opts[] = "+:hVqkH:A:";
 
 #define MAX_SECONDS 86400u
 
@@ -316,6 +338,139 @@ static int opt_base_url(const char *name, const char *s, const char **out,
   return 0;
 }
 
+/* ---- request options and operands (issue 10) ---------------------------- */
+
+/* RFC 9110 tchar: what a header name is made of. */
+static int is_tchar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') ||
+         (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static int has_control(const char *s) {
+  for (; *s != '\0'; s++)
+    if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7F)
+      return 1;
+  return 0;
+}
+
+/* -H "Name: value". A value may be a secret (a token): messages quote the
+ * name only, never the value. */
+static int opt_header(cli_opts_t *o, const char *name, const char *s,
+                      char *err, size_t errlen) {
+  char q[64];
+  const char *colon = strchr(s, ':');
+  size_t nlen = colon != NULL ? (size_t)(colon - s) : strcspn(s, " \t");
+  cli_quote(q, sizeof(q), s, nlen < 40 ? nlen : 40);
+  if (colon == NULL)
+    return fail(err, errlen,
+                "%s: the header starting '%s' has no ':' (write 'Name: "
+                "value', or 'Name:' to remove a header)",
+                name, q);
+  if (nlen == 0)
+    return fail(err, errlen, "%s: a header needs a name before ':'", name);
+  for (size_t i = 0; i < nlen; i++)
+    if (!is_tchar((unsigned char)s[i]))
+      return fail(err, errlen,
+                  "%s: '%s' is not a header name (letters, digits and "
+                  "!#$%%&'*+-.^_`|~ only)",
+                  name, q);
+  if (has_control(colon + 1))
+    return fail(err, errlen,
+                "%s: the value of '%s' holds a control character (one "
+                "header per -H)",
+                name, q);
+  if (o->nheaders >= CLI_MAX_HEADERS)
+    return fail(err, errlen, "%s: more than %u headers", name,
+                CLI_MAX_HEADERS);
+  o->headers[o->nheaders++] = s;
+  o->headers[o->nheaders] = NULL;
+  return 0;
+}
+
+static int opt_user_agent(cli_opts_t *o, const char *name, const char *s,
+                          char *err, size_t errlen) {
+  char q[64];
+  if (*s == '\0')
+    return fail(err, errlen,
+                "%s: the value must not be empty (-H 'User-Agent:' sends "
+                "none)",
+                name);
+  if (has_control(s)) {
+    cli_quote(q, sizeof(q), s, strlen(s));
+    return fail(err, errlen, "%s: '%s' holds a control character", name, q);
+  }
+  o->user_agent = s;
+  return 0;
+}
+
+static int opt_proxy(cli_opts_t *o, const char *name, const char *s,
+                     char *err, size_t errlen) {
+  char why[300];
+  if (*s == '\0')
+    return fail(err, errlen, "%s: the value must not be empty", name);
+  if (strcmp(s, "env") == 0) {
+    o->proxy = NULL;
+    o->proxy_env = 1;
+    return 0;
+  }
+  if (cli_proxy_check(s, why, sizeof(why)) != 0)
+    return fail(err, errlen, "%s: %s (or 'env' for the environment's)", name,
+                why);
+  o->proxy = s;
+  o->proxy_env = 0;
+  return 0;
+}
+
+/* An operand: a URL or a name, checked like a list line. */
+static int add_operand(cli_opts_t *o, int argc, const char *s, char *err,
+                       size_t errlen) {
+  char why[300];
+  unsigned n = o->noperands + 1;
+  if (strcmp(s, "-") == 0)
+    return fail(err, errlen,
+                "argument '-': to read names or URLs from stdin, use "
+                "--list=-");
+  if (*s == '\0')
+    return fail(err, errlen, "argument %u is empty", n);
+  if ((strstr(s, "://") != NULL ? cli_url_check(s, why, sizeof(why))
+                                : cli_name_check(s, why, sizeof(why))) != 0)
+    return fail(err, errlen, "argument %u: %s", n, why);
+  if (o->operands == NULL &&
+      (o->operands = calloc((size_t)argc, sizeof(*o->operands))) == NULL)
+    return fail(err, errlen, "out of memory");
+  o->operands[o->noperands++] = s;
+  return 0;
+}
+
+/* Options that only make sense together, checked once all are known. */
+static int check_issue10(const cli_opts_t *o, int saw_streams, char *err,
+                         size_t errlen) {
+  if (o->noperands > 0 && o->list_path != NULL)
+    return fail(err, errlen,
+                "give the URLs or names as arguments or with --list, not "
+                "both");
+  if (o->skip_existing && o->update)
+    return fail(err, errlen,
+                "--skip-existing and --update cannot be combined: one skips "
+                "the files already there, the other revalidates them");
+  if ((o->skip_existing || o->update) && o->out_dir == NULL)
+    return fail(err, errlen, "%s: needs --out, where the files are",
+                o->update ? "--update" : "--skip-existing");
+  if (saw_streams && !o->strategy_all &&
+      o->strategy != ADL_STRATEGY_MULTIPLEX)
+    return fail(err, errlen,
+                "--streams: only meaningful with --strategy=multiplex or "
+                "all");
+  return 0;
+}
+
+void cli_opts_free(cli_opts_t *o) {
+  free(o->operands);
+  o->operands = NULL;
+  o->noperands = 0;
+}
+
 static int opt_strategy(cli_opts_t *o, const char *name, const char *s,
                         char *err, size_t errlen) {
   if (strcmp(s, "all") == 0) {
@@ -326,10 +481,30 @@ static int opt_strategy(cli_opts_t *o, const char *name, const char *s,
     char q[64];
     cli_quote(q, sizeof(q), s, strlen(s));
     return fail(err, errlen,
-                "%s: '%s' is not one of serial, session, parallel, all", name,
+                "%s: '%s' is not one of serial, session, parallel, multiplex, all",
+                name,
                 q);
   }
   o->strategy_all = 0;
+  return 0;
+}
+
+/* --shard=I/N, --shards=N, --shard-by=url|host (src/cli/shard.h). */
+static int opt_shard(cli_opts_t *o, int c, const char *name, const char *s,
+                     char *err, size_t errlen) {
+  char q[64], why[160];
+  cli_quote(q, sizeof(q), s, strlen(s));
+  if (c == OPT_SHARDS)
+    return opt_uint(name, s, 1, CLI_SHARD_MAX, &o->shards, err, errlen);
+  if (c == OPT_SHARD_BY) {
+    if (cli_shard_by_parse(s, &o->shard_by) != 0)
+      return fail(err, errlen, "%s: '%s' is not one of url, host", name, q);
+    return 0;
+  }
+  if (cli_shard_parse(s, &o->shard_index, &o->shard_count, why,
+                      sizeof(why)) != 0)
+    return fail(err, errlen, "%s: '%s' %s", name, q, why);
+  o->shard_given = 1;
   return 0;
 }
 
@@ -375,16 +550,29 @@ static int getopt_error(int c, int argc, char **argv, char *err,
 int cli_opts_parse(cli_opts_t *o, int argc, char **argv, char *err,
                    size_t errlen) {
   int saved_opterr = opterr, rc = 0, saw_rtt = 0, saw_base = 0;
+  int saw_streams = 0;
   char nb[40];
   if (err != NULL && errlen > 0)
     err[0] = '\0';
   opterr = 0;
   optind = 0; /* 0, not 1: glibc then also forgets a half-scanned "-qk" */
   for (;;) {
-    int idx = -1;
+    int idx = -1, at = optind > 0 ? optind : 1;
     int c = getopt_long(argc, argv, short_opts, long_opts, &idx);
-    if (c == -1)
-      break;
+    if (c == -1) {
+      if (optind >= argc)
+        break;
+      /* An operand; after "--" (just skipped), every argument is one. */
+      int rest = optind == at + 1 && strcmp(argv[at], "--") == 0;
+      do
+        rc = add_operand(o, argc, argv[optind++], err, errlen);
+      while (rc == 0 && rest && optind < argc);
+      if (rc != 0)
+        goto out;
+      if (rest)
+        break;
+      continue;
+    }
     const char *name = opt_name(c, nb, sizeof(nb));
     const char *a = optarg;
     switch (c) {
@@ -405,6 +593,31 @@ int cli_opts_parse(cli_opts_t *o, int argc, char **argv, char *err,
       break;
     case OPT_HTTP2:
       o->http2 = 1;
+      break;
+    case OPT_HTTP2_PK:
+      o->h2_prior_knowledge = 1;
+      break;
+    case OPT_STREAMS:
+      rc = opt_uint(name, a, 1, 1000, &o->max_streams, err, errlen);
+      saw_streams = 1;
+      break;
+    case OPT_NO_COMPRESS:
+      o->no_compress = 1;
+      break;
+    case 'H':
+      rc = opt_header(o, name, a, err, errlen);
+      break;
+    case 'A':
+      rc = opt_user_agent(o, name, a, err, errlen);
+      break;
+    case OPT_PROXY:
+      rc = opt_proxy(o, name, a, err, errlen);
+      break;
+    case OPT_SKIP_EXISTING:
+      o->skip_existing = 1;
+      break;
+    case OPT_UPDATE:
+      o->update = 1;
       break;
     case OPT_STRATEGY:
       rc = opt_strategy(o, name, a, err, errlen);
@@ -469,6 +682,11 @@ int cli_opts_parse(cli_opts_t *o, int argc, char **argv, char *err,
     case OPT_CACERT:
       rc = opt_nonempty(name, a, &o->cacert, err, errlen);
       break;
+    case OPT_SHARD:
+    case OPT_SHARDS:
+    case OPT_SHARD_BY:
+      rc = opt_shard(o, c, name, a, err, errlen);
+      break;
     default:
       rc = getopt_error(c, argc, argv, err, errlen);
       break;
@@ -476,19 +694,14 @@ int cli_opts_parse(cli_opts_t *o, int argc, char **argv, char *err,
     if (rc != 0)
       goto out;
   }
-  if (optind < argc) {
-    char q[64];
-    cli_quote(q, sizeof(q), argv[optind], strlen(argv[optind]));
-    rc = fail(err, errlen,
-              "unexpected argument '%s': names go in a file given with "
-              "--list",
-              q);
-  } else if (saw_rtt && !o->local) {
+  if (saw_rtt && !o->local) {
     rc = fail(err, errlen, "--rtt: only meaningful with --local");
   } else if (saw_base && o->local) {
     rc = fail(err, errlen,
               "--base-url: cannot be combined with --local, "
               "which serves its own base URL");
+  } else {
+    rc = check_issue10(o, saw_streams, err, errlen);
   }
 out:
   opterr = saved_opterr;
@@ -497,30 +710,48 @@ out:
 
 void cli_usage(FILE *f) {
   fputs(
-      "Usage: asyncdl [OPTION]...\n"
+      "Usage: asyncdl [OPTION]... [URL|NAME]...\n"
+      "  or:  asyncdl merge REPORT.json... [--json=FILE]\n"
       "Download a list of PokeAPI-style pokemon JSON documents with one or\n"
-      "more strategies and compare their wall-clock times.\n"
+      "more strategies and compare their wall-clock times. merge combines\n"
+      "the --json reports of a sharded run's shards into one table and one\n"
+      "report: counts, bytes and latency histograms add up.\n"
       "\n"
       "Strategies:\n"
       "  --strategy=NAME      serial: one at a time, a new connection and DNS\n"
       "                         lookup for each; session: one at a time over\n"
       "                         one kept-alive connection; parallel: K at "
       "once\n"
-      "                         over a pool; all: each in turn (default: all)\n"
+      "                         over a pool; multiplex: every request an\n"
+      "                         HTTP/2 stream of one connection per origin\n"
+      "                         (parallel when the server has no HTTP/2);\n"
+      "                         all: each in turn, multiplex only when the\n"
+      "                         server speaks HTTP/2 (default: all)\n"
       "  --connections=K      parallel: requests in flight and open\n"
       "                         connections, 1..10000 (default: 6)\n"
       "  --per-host=N         parallel: at most N of them per origin\n"
       "                         (scheme, host, port); 0 = K (default: 0)\n"
+      "  --streams=N          multiplex: streams at once per connection,\n"
+      "                         1..1000, fewer if the server says so\n"
+      "                         (default: 100)\n"
       "  --repeat=R           runs per strategy, 1..1000; the run with the\n"
       "                         median wall time is reported (default: 1)\n"
       "\n"
       "Input and output:\n"
+      "  URL|NAME...          what to fetch, given as arguments instead of\n"
+      "                         --list (same rules as a list line)\n"
       "  --list=FILE          names or URLs, one per line; '-' reads stdin\n"
       "                         (default: the 151 first-generation pokemon)\n"
       "  --base-url=URL       http(s) prefix each name is appended to\n"
       "                         (default: " CLI_DEFAULT_BASE_URL ")\n"
       "  --out=DIR            save each document as DIR/NAME.json\n"
       "                         (default: bodies are counted, not kept)\n"
+      "  --skip-existing      with --out: skip documents whose file is there\n"
+      "                         already (no request; reported as skipped)\n"
+      "  --update             with --out: revalidate the files already there\n"
+      "                         (If-None-Match/If-Modified-Since from\n"
+      "                         DIR/.asyncdl/NAME.json.validators); 304 = not\n"
+      "                         modified, the file is left untouched\n"
       "  --json=FILE          also write a JSON report to FILE; '-' = stdout\n"
       "  --waterfall=FILE     also draw every run as a network waterfall (SVG)\n"
       "  --har=FILE           also write every request as an HTTP Archive 1.2\n"
@@ -529,6 +760,21 @@ void cli_usage(FILE *f) {
       "  --no-progress        no live progress line\n"
       "  -q, --quiet          no progress at all (failures are still shown)\n"
       "\n"
+      "Sharding (docs/sharding.md):\n"
+      "  --shard=I/N          fetch only shard I of N (0 <= I < N) of the\n"
+      "                         list, by a fixed hash (FNV-1a 64) of each URL\n"
+      "                         (default: SLURM_ARRAY_TASK_ID and\n"
+      "                         SLURM_ARRAY_TASK_COUNT when set)\n"
+      "  --shards=N           N shards, this one's index from\n"
+      "                         JOB_COMPLETION_INDEX (a Kubernetes Indexed\n"
+      "                         Job) or the Slurm array task\n"
+      "  --shard-by=KEY       url: each URL hashed alone; host: each origin\n"
+      "                         (scheme, host, port) whole in one shard\n"
+      "                         (default: url)\n"
+      "\n",
+      f);
+  /* In pieces: C99 only promises string literals of 4095 bytes. */
+  fputs(
       "Network:\n"
       "  --timeout=S          limit per request in seconds, decimals allowed,\n"
       "                         up to 86400 (default: 30)\n"
@@ -545,6 +791,20 @@ void cli_usage(FILE *f) {
       "  --http2              offer HTTP/2 on https (ALPN), still one request\n"
       "                         per connection (default: HTTP/1.1, like\n"
       "                         requests and aiohttp)\n"
+      "  --http2-prior-knowledge\n"
+      "                       plain http: speak HTTP/2 at once, no upgrade\n"
+      "                         (multiplex; with --http2, every strategy);\n"
+      "                         --local does so for multiplex by itself\n"
+      "  --no-compress        send no Accept-Encoding (default: ask for\n"
+      "                         every coding libcurl decodes; files are\n"
+      "                         saved decoded)\n"
+      "  -H, --header=LINE    send 'Name: value' with every request\n"
+      "                         (repeatable, up to 64; 'Name:' removes one)\n"
+      "  -A, --user-agent=UA  User-Agent (default: asyncdl/VERSION)\n"
+      "  --proxy=URL|env      use this proxy (http, https, socks4(a),\n"
+      "                         socks5(h)); env: http_proxy, https_proxy,\n"
+      "                         all_proxy and no_proxy like curl (default:\n"
+      "                         none, the environment is ignored)\n"
       "\n"
       "Local benchmark:\n"
       "  --local              serve the documents from a built-in server on\n"
@@ -560,6 +820,8 @@ void cli_usage(FILE *f) {
       "name such as 'pikachu' appended to the base URL. With --out, each\n"
       "document is saved as NAME.json, NAME being the name or the URL's last\n"
       "path segment; two lines that would share a file are an error.\n"
+      "Credentials in a URL (user:password@) are sent, never printed:\n"
+      "messages and reports show user:***@.\n"
       "\n"
       "Exit status:\n"
       "  0    every download succeeded\n"

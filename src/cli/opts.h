@@ -5,6 +5,7 @@
 #define CLI_OPTS_H
 
 #include "asyncdl.h"
+#include "shard.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,8 @@
 #define CLI_EXIT_USAGE 2
 #define CLI_EXIT_INTERNAL 3
 #define CLI_EXIT_INTERRUPTED 130
+
+#define CLI_MAX_HEADERS 64u /* -H options, at most */
 
 typedef struct cli_opts_s {
   int strategy_all;            /* --strategy=all (the default) */
@@ -48,10 +51,29 @@ typedef struct cli_opts_s {
   const char *cacert;          /* --cacert=FILE */
   int insecure;                /* -k, --insecure */
   int http2;                   /* --http2: offer HTTP/2 over TLS */
+  /* Multiplexing, compression, request options and reruns (issue 10). */
+  unsigned max_streams;        /* --streams=N, 1..1000; 0 = the library's
+                                  default (100) */
+  int h2_prior_knowledge;      /* --http2-prior-knowledge (plain http) */
+  int no_compress;             /* --no-compress */
+  const char *user_agent;      /* -A, --user-agent; NULL = asyncdl/VERSION */
+  const char *proxy;           /* --proxy=URL, checked; NULL = none */
+  int proxy_env;               /* --proxy=env: the environment's proxies */
+  int skip_existing;           /* --skip-existing (needs --out) */
+  int update;                  /* --update (needs --out) */
+  unsigned nheaders;           /* -H, --header: "Name: value" lines */
+  const char *headers[CLI_MAX_HEADERS + 1]; /* NULL-terminated */
+  const char **operands;       /* URLs or names given as arguments:
+                                  malloc'd (cli_opts_free), into argv */
+  unsigned noperands;
   unsigned retries;            /* --retries=N, 0..100 */
   uint64_t max_size;           /* --max-size=BYTES[K|M|G], 0 = unlimited */
   unsigned max_redirects;      /* --max-redirects=N, 0..100 */
   int quiet;                   /* -q, --quiet: no progress lines */
+  int shard_given;             /* --shard=I/N: run shard I (0-based) of N */
+  unsigned shard_index, shard_count;
+  unsigned shards;             /* --shards=N: index from the environment */
+  cli_shard_by_t shard_by;     /* --shard-by=url|host (default: url) */
   int help, version;           /* -h/--help, -V/--version */
 } cli_opts_t;
 
@@ -64,11 +86,17 @@ void cli_opts_init(cli_opts_t *o);
  * "--connections: '0' is not an integer in 1..10000". -h and -V stop the
  * parse at once and return 0 with help/version set, whatever follows.
  * Long options may be abbreviated while unambiguous ("--conn" is not).
- * Any operand is an error, and argv is never reordered. getopt_long's
+ * Operands (after "--" too) are URLs or names to fetch, collected in
+ * o->operands in order; options may follow them, and argv is never
+ * reordered. getopt_long's
  * globals are reset on entry (optind = 0) and opterr is restored on return,
  * so the parser can be called any number of times. */
 int cli_opts_parse(cli_opts_t *o, int argc, char **argv, char *err,
                    size_t errlen);
+
+/** Frees what cli_opts_parse allocated (the operand list); the options
+ * stay readable except operands. Safe on any parsed or initialised o. */
+void cli_opts_free(cli_opts_t *o);
 
 /** Prints the full --help text. */
 void cli_usage(FILE *f);

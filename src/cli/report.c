@@ -3,6 +3,7 @@
  * host that calls setlocale() would otherwise get "1,5" in the JSON. */
 #include "report.h"
 
+#include "hist.h"
 #include "url.h"
 
 #include <errno.h>
@@ -77,11 +78,31 @@ uint64_t cli_median_u64(uint64_t *v, size_t n) {
 
 /* ---- table ------------------------------------------------------------- */
 
-enum { NCOL = 11, CELL = 48, COL_MINMAX = 2 };
+/* Columns; min-max, wire MB, skipped and not mod appear only when a row
+ * has something to show in them. */
+enum {
+  COL_STRATEGY,
+  COL_WALL,
+  COL_MINMAX,
+  COL_REQS,
+  COL_MB,
+  COL_WIRE,
+  COL_MBS,
+  COL_CONNS,
+  COL_P50,
+  COL_P95,
+  COL_FAIL,
+  COL_SKIPPED,
+  COL_NOTMOD,
+  COL_SPEEDUP,
+  NCOL,
+  CELL = 48
+};
 
 static const char *const headers[NCOL] = {
-    "strategy", "wall s", "min-max", "req/s", "MB",     "MB/s",
-    "conns",    "p50 ms", "p95 ms",  "fail",  "speedup"};
+    "strategy", "wall s", "min-max", "req/s",   "MB",      "wire MB",
+    "MB/s",     "conns",  "p50 ms",  "p95 ms",  "fail",    "skipped",
+    "not mod",  "speedup"};
 
 /* Successful requests per second of wall time: what the table calls req/s
  * (adl_summary_t.requests_per_s counts failures too). */
@@ -89,33 +110,42 @@ static double ok_per_s(const adl_summary_t *m) {
   return m->wall_us > 0 ? (double)m->ok * 1e6 / (double)m->wall_us : NAN;
 }
 
+/* The body came compressed: wire bytes (known) differ from the decoded. */
+static int row_compressed(const cli_row_t *r) {
+  return r->wire_bytes != 0 && r->wire_bytes != r->median.bytes;
+}
+
 static void row_cells(const cli_row_t *r, uint64_t serial_wall,
                       char c[NCOL][CELL]) {
   const adl_summary_t *m = &r->median;
   char a[24], b[24]; /* short enough that no cell can be truncated */
-  snprintf(c[0], CELL, "%s", r->strategy != NULL ? r->strategy : "?");
-  fmt_scaled(c[1], CELL, m->wall_us, 6, 3);
+  snprintf(c[COL_STRATEGY], CELL, "%s", r->strategy != NULL ? r->strategy : "?");
+  fmt_scaled(c[COL_WALL], CELL, m->wall_us, 6, 3);
   if (r->repeats > 1)
-    snprintf(c[2], CELL, "%s-%s",
+    snprintf(c[COL_MINMAX], CELL, "%s-%s",
              fmt_scaled(a, sizeof(a), r->wall_min_us, 6, 3),
              fmt_scaled(b, sizeof(b), r->wall_max_us, 6, 3));
   else
-    snprintf(c[2], CELL, "-");
-  if (fmt_double(c[3], CELL, ok_per_s(m), 1) == NULL)
-    snprintf(c[3], CELL, "-");
-  fmt_scaled(c[4], CELL, m->bytes, 6, 2);
-  if (fmt_double(c[5], CELL, m->bytes_per_s / 1e6, 2) == NULL)
-    snprintf(c[5], CELL, "-");
-  snprintf(c[6], CELL, "%" PRIu64, m->connections);
-  fmt_scaled(c[7], CELL, m->p50_us, 3, 1);
-  fmt_scaled(c[8], CELL, m->p95_us, 3, 1);
-  snprintf(c[9], CELL, "%" PRIu64, m->failed);
+    snprintf(c[COL_MINMAX], CELL, "-");
+  if (fmt_double(c[COL_REQS], CELL, ok_per_s(m), 1) == NULL)
+    snprintf(c[COL_REQS], CELL, "-");
+  fmt_scaled(c[COL_MB], CELL, m->bytes, 6, 2);
+  fmt_scaled(c[COL_WIRE], CELL, r->wire_bytes != 0 ? r->wire_bytes : m->bytes,
+             6, 2);
+  if (fmt_double(c[COL_MBS], CELL, m->bytes_per_s / 1e6, 2) == NULL)
+    snprintf(c[COL_MBS], CELL, "-");
+  snprintf(c[COL_CONNS], CELL, "%" PRIu64, m->connections);
+  fmt_scaled(c[COL_P50], CELL, m->p50_us, 3, 1);
+  fmt_scaled(c[COL_P95], CELL, m->p95_us, 3, 1);
+  snprintf(c[COL_FAIL], CELL, "%" PRIu64, m->failed);
+  snprintf(c[COL_SKIPPED], CELL, "%" PRIu64, r->skipped);
+  snprintf(c[COL_NOTMOD], CELL, "%" PRIu64, r->not_modified);
   if (serial_wall == 0 || m->wall_us == 0 ||
       fmt_double(a, sizeof(a), (double)serial_wall / (double)m->wall_us, 2) ==
           NULL)
-    snprintf(c[10], CELL, "-");
+    snprintf(c[COL_SPEEDUP], CELL, "-");
   else
-    snprintf(c[10], CELL, "%sx", a);
+    snprintf(c[COL_SPEEDUP], CELL, "%sx", a);
 }
 
 static uint64_t serial_wall_us(const cli_row_t *rows, size_t n) {
@@ -141,19 +171,28 @@ static void print_line(FILE *f, char c[NCOL][CELL], const int w[NCOL]) {
 
 void cli_report_table(FILE *f, const cli_row_t *rows, size_t n) {
   char c[NCOL][CELL];
-  int w[NCOL], minmax = 0;
+  int w[NCOL], minmax = 0, wire = 0, skipped = 0, notmod = 0;
   uint64_t sw = serial_wall_us(rows, n);
   for (int k = 0; k < NCOL; k++)
     w[k] = (int)strlen(headers[k]);
   for (size_t i = 0; i < n; i++) {
     row_cells(&rows[i], sw, c);
     minmax |= rows[i].repeats > 1;
+    wire |= row_compressed(&rows[i]);
+    skipped |= rows[i].skipped > 0;
+    notmod |= rows[i].not_modified > 0;
     for (int k = 0; k < NCOL; k++)
       if ((int)strlen(c[k]) > w[k])
         w[k] = (int)strlen(c[k]);
   }
   if (!minmax) /* a single run has no spread to show */
     w[COL_MINMAX] = -1;
+  if (!wire) /* nothing came compressed: MB is the wire's too */
+    w[COL_WIRE] = -1;
+  if (!skipped)
+    w[COL_SKIPPED] = -1;
+  if (!notmod)
+    w[COL_NOTMOD] = -1;
   for (int k = 0; k < NCOL; k++) {
     snprintf(c[k], CELL, "%s", headers[k]);
   }
@@ -176,6 +215,21 @@ static const char *outcome_name(int status) {
   return status == 0 ? "ok" : adl_err_name(status);
 }
 
+const char *cli_outcome_name(const adl_result_t *res) {
+  if (res->status == 0 && res->attempts == 0)
+    return "skipped"; /* a success without a request: --skip-existing */
+  if (res->status == 0 && res->not_modified)
+    return "not_modified";
+  return outcome_name(res->status);
+}
+
+/* Quotes s for a one-line message with its credentials masked. */
+static void quote_masked(char *out, size_t cap, const char *s) {
+  char m[2048];
+  size_t n = cli_mask_credentials(s, m, sizeof(m));
+  cli_quote(out, cap, m, n < sizeof(m) ? n : sizeof(m) - 1);
+}
+
 void cli_report_outcome(FILE *f, const char *url, const adl_result_t *res) {
   char uq[1024], mq[512];
   if (res->status == 0)
@@ -185,8 +239,8 @@ void cli_report_outcome(FILE *f, const char *url, const adl_result_t *res) {
   const char *detail = res->message != NULL && res->message[0] != '\0'
                            ? res->message
                            : adl_strerror(res->status);
-  cli_quote(uq, sizeof(uq), url, strlen(url));
-  cli_quote(mq, sizeof(mq), detail, strlen(detail));
+  quote_masked(uq, sizeof(uq), url);
+  quote_masked(mq, sizeof(mq), detail);
   fprintf(f, "asyncdl: FAILED %s: %s (%s", uq, outcome_name(res->status), mq);
   if (res->http_status != 0 && strstr(mq, "HTTP") == NULL)
     fprintf(f, ", HTTP %ld", res->http_status);
@@ -204,6 +258,9 @@ struct cli_json_s {
   int in_run;
   unsigned long runs;
   uint64_t items; /* in the current run */
+  char *extra_key[4], *extra_json[4]; /* cli_json_set_extra */
+  char *run_note; /* cli_json_run_note: members of the next summary */
+  unsigned nextra;
 };
 
 /* Records the first write error; after it the calls below write nothing. */
@@ -248,6 +305,17 @@ static void json_str(cli_json_t *j, const char *s) {
     i += k != 0 ? k : 1;
   }
   fputc('"', j->f);
+}
+
+/* A URL or a message: its credentials masked (url.h). */
+static void json_str_masked(cli_json_t *j, const char *s) {
+  if (s == NULL || !cli_has_credentials(s)) {
+    json_str(j, s);
+    return;
+  }
+  char *m = cli_mask_dup(s);
+  json_str(j, m != NULL ? m : "(masked)");
+  free(m);
 }
 
 /* "key": <microseconds as milliseconds, 3 decimals> */
@@ -358,11 +426,14 @@ void cli_json_item(cli_json_t *j, const char *url, const char *file,
   if (!j->in_run || !json_ok(j))
     return;
   jf(j, "%s\n        {\"url\": ", j->items > 0 ? "," : "");
-  json_str(j, url != NULL ? url : res->url);
+  json_str_masked(j, url != NULL ? url : res->url);
   fputs(", \"file\": ", j->f);
   json_str(j, file);
   fputs(", \"outcome\": ", j->f);
-  json_str(j, outcome_name(res->status));
+  json_str(j, cli_outcome_name(res));
+  fputs(", \"final_url\": ", j->f);
+  json_str_masked(j, res->final_url);
+  jf(j, ", \"wire_bytes\": %" PRIu64, res->wire_bytes);
   jf(j,
      ", \"http_status\": %ld, \"bytes\": %" PRIu64 ", \"attempts\": %u"
      ", \"new_connections\": %u, \"local_port\": %d, \"dns_cached\": %u"
@@ -390,14 +461,43 @@ void cli_json_item(cli_json_t *j, const char *url, const char *file,
   json_ms(j, "disk_max_ms", res->disk_max_us);
   jf(j, ", \"dns_stale\": %s", res->dns_stale ? "true" : "false");
   fputs(", \"message\": ", j->f);
-  json_str(j, res->message);
+  json_str_masked(j, res->message);
   fputc('}', j->f);
   j->items++;
   json_ok(j);
 }
 
+void cli_json_item_raw(cli_json_t *j, const char *json, size_t len) {
+  errno = 0;
+  if (!j->in_run || !json_ok(j))
+    return;
+  jf(j, "%s\n        ", j->items > 0 ? "," : "");
+  fwrite(json, 1, len, j->f);
+  j->items++;
+  json_ok(j);
+}
+
+/* "latency_histogram": the non-empty buckets, each as [upper_us, count]. */
+static void json_hist(cli_json_t *j, const cli_hist_t *h) {
+  unsigned n = 0;
+  jf(j,
+     ", \"latency_histogram\": {\"unit\": \"us\", \"sub_buckets\": %d"
+     ", \"count\": %" PRIu64 ", \"max_us\": %" PRIu64 ", \"buckets\": [",
+     CLI_HIST_SUB, h->count, h->max);
+  for (unsigned i = 0; i < CLI_HIST_BUCKETS; i++)
+    if (h->bucket[i] != 0)
+      jf(j, "%s[%" PRIu64 ", %" PRIu64 "]", n++ > 0 ? ", " : "",
+         cli_hist_upper(i), h->bucket[i]);
+  fputs("]}", j->f);
+}
+
 void cli_json_run_end(cli_json_t *j, const adl_summary_t *s,
                       const char *insight) {
+  cli_json_run_end_hist(j, s, insight, NULL);
+}
+
+void cli_json_run_end_hist(cli_json_t *j, const adl_summary_t *s,
+                           const char *insight, const cli_hist_t *hist) {
   errno = 0;
   if (!j->in_run)
     return;
@@ -435,6 +535,12 @@ void cli_json_run_end(cli_json_t *j, const adl_summary_t *s,
   json_double(j, "ok_per_s", ok_per_s(s));
   fputs(", ", j->f);
   json_double(j, "bytes_per_s", s->bytes_per_s);
+  if (j->run_note != NULL)
+    jf(j, ", %s", j->run_note);
+  free(j->run_note); /* one run's */
+  j->run_note = NULL;
+  if (hist != NULL)
+    json_hist(j, hist);
   if (insight != NULL)
     jf(j, ", \"insight\": %s", insight);
   fputs("}\n    }", j->f);
@@ -471,12 +577,48 @@ static void json_row(cli_json_t *j, const cli_row_t *r, uint64_t sw) {
     json_double(j, "speedup_vs_serial", (double)sw / (double)m->wall_us);
   else
     fputs("\"speedup_vs_serial\": null", j->f);
+  if (r->median_repeat != 0)
+    jf(j, ", \"median_repeat\": %u", r->median_repeat);
+  jf(j,
+     ", \"wire_bytes\": %" PRIu64 ", \"skipped\": %" PRIu64
+     ", \"not_modified\": %" PRIu64 ", \"ran_as\": ",
+     r->wire_bytes != 0 ? r->wire_bytes : m->bytes, r->skipped,
+     r->not_modified);
+  json_str(j, r->ran_as);
   if (r->insight != NULL)
     jf(j, ", \"insight\": %s", r->insight);
   fputc('}', j->f);
 }
 
+int cli_json_set_extra(cli_json_t *j, const char *key, const char *json) {
+  if (j->nextra == 4)
+    return -1;
+  char *k = strdup(key), *v = strdup(json);
+  if (k == NULL || v == NULL) {
+    free(k);
+    free(v);
+    return -1;
+  }
+  j->extra_key[j->nextra] = k;
+  j->extra_json[j->nextra++] = v;
+  return 0;
+}
+
+int cli_json_run_note(cli_json_t *j, const char *fields) {
+  char *n = strdup(fields);
+  if (n == NULL)
+    return -1;
+  free(j->run_note);
+  j->run_note = n;
+  return 0;
+}
+
 static void json_free(cli_json_t *j) {
+  free(j->run_note);
+  for (unsigned i = 0; i < j->nextra; i++) {
+    free(j->extra_key[i]);
+    free(j->extra_json[i]);
+  }
   free(j->path);
   free(j->tmp);
   free(j);
@@ -495,7 +637,13 @@ int cli_json_close(cli_json_t *j, const cli_row_t *rows, size_t n) {
         fputc(',', j->f);
       json_row(j, &rows[i], sw);
     }
-    jf(j, "%s]\n}\n", n > 0 ? "\n  " : "");
+    jf(j, "%s]", n > 0 ? "\n  " : "");
+    for (unsigned i = 0; i < j->nextra; i++) {
+      jf(j, ",\n  ");
+      json_str(j, j->extra_key[i]);
+      jf(j, ": %s", j->extra_json[i]);
+    }
+    jf(j, "\n}\n");
     json_ok(j);
   }
   rc = j->err;

@@ -19,6 +19,12 @@ typedef struct cli_row_s {
   adl_summary_t median;     /* summary of the median run by wall time */
   uint64_t wall_min_us, wall_max_us; /* over the repeats */
   const char *insight;      /* JSON object from cli_insight_json, or NULL */
+  unsigned median_repeat;   /* the median run's repeat (1-based); 0: none */
+  /* The median run's, from the tool's feed (feed.h). */
+  uint64_t wire_bytes;      /* body bytes on the wire; 0 = unknown */
+  uint64_t skipped;         /* items skipped (--skip-existing) */
+  uint64_t not_modified;    /* 304s to --update's revalidations */
+  const char *ran_as;       /* "parallel" when multiplex got no HTTP/2 */
 } cli_row_t;
 
 /** Prints the aligned comparison table: strategy, wall s (median), min-max
@@ -35,8 +41,14 @@ void cli_report_table(FILE *f, const cli_row_t *rows, size_t n);
  * happened). 0 when n is 0. */
 uint64_t cli_median_u64(uint64_t *v, size_t n);
 
+/** An item's outcome as the report names it: "ok", "not_modified" (a 304
+ * to a conditional request), "skipped" (a success without a request:
+ * --skip-existing), or the error's name ("ETIMEDOUT"). */
+const char *cli_outcome_name(const adl_result_t *res);
+
 /** "asyncdl: FAILED <url>: <ENAME> (<detail>)" for a failed result, nothing
- * for a successful one. The URL and detail are sanitised for a terminal. */
+ * for a successful one. The URL and detail are sanitised for a terminal,
+ * their credentials masked. */
 void cli_report_outcome(FILE *f, const char *url, const adl_result_t *res);
 
 /* ---- JSON report, written as a stream ---------------------------------
@@ -57,6 +69,7 @@ void cli_report_outcome(FILE *f, const char *url, const adl_result_t *res);
 #define CLI_JSON_SCHEMA_VERSION 2
 
 typedef struct cli_json_s cli_json_t;
+struct cli_hist_s; /* hist.h */
 
 /** Creates PATH.tmp-PID-N (O_EXCL, O_NOFOLLOW: new, and never through a
  * planted link), renamed to PATH by a successful close, so that PATH
@@ -80,6 +93,25 @@ void cli_json_item(cli_json_t *j, const char *url, const char *file,
  * leaves it out). */
 void cli_json_run_end(cli_json_t *j, const adl_summary_t *s,
                       const char *insight);
+
+/** As cli_json_run_end, with the run's latency histogram (hist may be
+ * NULL): "latency_histogram" in the summary, its non-empty buckets as
+ * [upper_us, count] pairs, so that `asyncdl merge` can add them up. */
+void cli_json_run_end_hist(cli_json_t *j, const adl_summary_t *s,
+                           const char *insight, const struct cli_hist_s *hist);
+
+/** Members added to the current run's summary object when it ends:
+ * fields is JSON text such as "\"skipped\": 3, \"ran_as\": null" (copied;
+ * a later call replaces it). Returns 0 or -1 (out of memory). */
+int cli_json_run_note(cli_json_t *j, const char *fields);
+
+/** Appends one item written elsewhere (a JSON object, copied verbatim) to
+ * the current run: `asyncdl merge` copies the shards' items. */
+void cli_json_item_raw(cli_json_t *j, const char *json, size_t len);
+
+/** Adds a top-level member "key": json (JSON text, copied) written by
+ * cli_json_close after "comparison"; at most 4. Returns 0 or -1. */
+int cli_json_set_extra(cli_json_t *j, const char *key, const char *json);
 
 /** Appends the comparison, finishes the document, flushes, syncs and
  * renames the temporary file to PATH, and frees j. Returns 0 or -errno (the temporary

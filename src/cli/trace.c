@@ -1,6 +1,8 @@
 /* The per-request trace (see trace.h). */
 #include "trace.h"
 
+#include "url.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +50,8 @@ int cli_trace_add(cli_trace_t *t, const adl_result_t *res) {
       grow((void **)&t->reqs, &t->cap, t->n, sizeof(*t->reqs)) != 0)
     return -ENOMEM;
   cli_trace_run_t *run = &t->runs[t->nruns - 1];
-  char *url = strdup(res->url != NULL ? res->url : "");
+  /* Masked once here: the waterfall and the archive never see a password. */
+  char *url = cli_mask_dup(res->url != NULL ? res->url : "");
   if (url == NULL)
     return -ENOMEM;
   cli_trace_req_t *q = &t->reqs[t->n++];
@@ -73,6 +76,7 @@ int cli_trace_add(cli_trace_t *t, const adl_result_t *res) {
   q->http_version = res->http_version;
   q->server_closed = res->server_closed;
   q->attempts = res->attempts;
+  q->wire_bytes = res->wire_bytes;
   run->count++;
   return 0;
 }

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 typedef struct cli_trace_req_s {
-  char *url;             /* malloc'd */
+  char *url;             /* malloc'd, credentials masked (url.h) */
   uint64_t start_us;     /* admitted, from the start of its run */
   uint64_t queue_us;     /* submitted -> admitted */
   uint64_t dns_us, connect_us, tls_us, ttfb_us, total_us, backoff_us;
@@ -24,6 +24,7 @@ typedef struct cli_trace_req_s {
   int http_version;      /* 10, 11, 20; 0 = none */
   unsigned server_closed;
   unsigned attempts;
+  uint64_t wire_bytes;   /* the body on the wire (compressed); 0 unknown */
 } cli_trace_req_t;
 
 typedef struct cli_trace_run_s {

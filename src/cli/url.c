@@ -207,7 +207,10 @@ int cli_url_check(const char *url, char *why, size_t whylen) {
   const char *reason = url_problem(url, &kind, &badc);
   if (reason == NULL)
     return 0;
-  cli_quote(q, sizeof(q), url, strlen(url));
+  /* Credentials are never shown, not even in the URL a message quotes. */
+  char m[300];
+  size_t mlen = cli_mask_credentials(url, m, sizeof(m));
+  cli_quote(q, sizeof(q), m, mlen < sizeof(m) ? mlen : sizeof(m) - 1);
   if (kind == 1)
     return cli_fail(-1, why, whylen, "'%s' is not a URL (no scheme://)", q);
   if (kind == 2) {
@@ -326,4 +329,121 @@ int cli_safe_filename(const char *name, char *out, size_t cap) {
   memcpy(out, name, len);
   memcpy(out + len, ".json", sizeof(".json"));
   return 0;
+}
+
+/* ---- credentials ------------------------------------------------------- */
+
+/* Where the authority after a "://" ends: a path, query or fragment, or
+ * (in free text) white space and the quotes that surround a URL. */
+static int authority_end(unsigned char c) {
+  return c == '\0' || c == '/' || c == '?' || c == '#' || c <= ' ' ||
+         c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\' ||
+         c == 0x7F;
+}
+
+/* The userinfo of the authority at a (just after "://"): its length up to
+ * the last '@' (a password may hold one), or 0 when there is none. */
+static size_t userinfo_len(const char *a) {
+  size_t at = 0;
+  for (size_t i = 0; !authority_end((unsigned char)a[i]); i++)
+    if (a[i] == '@')
+      at = i + 1;
+  return at > 1 ? at - 1 : 0;
+}
+
+size_t cli_mask_credentials(const char *s, char *out, size_t cap) {
+  size_t o = 0;
+#define PUT(c)                                                                 \
+  do {                                                                         \
+    char c_ = (c); /* evaluated once, whether it fits or not */               \
+    if (o + 1 < cap)                                                           \
+      out[o] = c_;                                                             \
+    o++;                                                                       \
+  } while (0)
+  for (const char *p = s; *p != '\0';) {
+    if (strncmp(p, "://", 3) != 0) {
+      PUT(*p++);
+      continue;
+    }
+    for (int i = 0; i < 3; i++)
+      PUT(*p++);
+    size_t ui = userinfo_len(p);
+    if (ui == 0)
+      continue;
+    /* "user:password" shows the user; a lone "token" shows nothing. */
+    const char *colon = memchr(p, ':', ui);
+    if (colon != NULL) {
+      for (const char *q = p; q <= colon; q++)
+        PUT(*q);
+    }
+    PUT('*');
+    PUT('*');
+    PUT('*');
+    p += ui; /* the '@' is copied as ordinary text */
+  }
+#undef PUT
+  if (cap > 0)
+    out[o < cap ? o : cap - 1] = '\0';
+  return o;
+}
+
+int cli_has_credentials(const char *s) {
+  for (const char *p = s; (p = strstr(p, "://")) != NULL; p += 3)
+    if (userinfo_len(p + 3) > 0)
+      return 1;
+  return 0;
+}
+
+char *cli_mask_dup(const char *s) {
+  if (s == NULL)
+    return NULL;
+  if (!cli_has_credentials(s))
+    return strdup(s);
+  size_t n = cli_mask_credentials(s, NULL, 0);
+  char *m = malloc(n + 1);
+  if (m != NULL)
+    cli_mask_credentials(s, m, n + 1);
+  return m;
+}
+
+const char *cli_mask_buf(const char *s, char *buf, size_t cap) {
+  if (s == NULL || !cli_has_credentials(s))
+    return s;
+  cli_mask_credentials(s, buf, cap);
+  return buf;
+}
+
+int cli_proxy_check(const char *url, char *why, size_t whylen) {
+  static const char *const schemes[] = {"http",   "https",   "socks4",
+                                        "socks4a", "socks5", "socks5h"};
+  char m[300], q[100];
+  size_t mlen = cli_mask_credentials(url, m, sizeof(m));
+  cli_quote(q, sizeof(q), m, mlen < sizeof(m) ? mlen : sizeof(m) - 1);
+  const char *sep = strstr(url, "://");
+  size_t slen = sep != NULL ? (size_t)(sep - url) : 0;
+  int known = 0;
+  for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+    known |= slen == strlen(schemes[i]) && strncasecmp(url, schemes[i], slen) == 0;
+  if (!known)
+    return cli_fail(-1, why, whylen,
+                    "'%s' is not a proxy URL: write SCHEME://[USER:PASSWORD@]"
+                    "HOST[:PORT] with SCHEME http, https, socks4, socks4a, "
+                    "socks5 or socks5h",
+                    q);
+  /* The rest follows the rules of a download URL; only the scheme differs. */
+  char *as_http = malloc(strlen(sep) + 5);
+  if (as_http == NULL)
+    return cli_fail(-1, why, whylen, "out of memory");
+  memcpy(as_http, "http", 4);
+  strcpy(as_http + 4, sep);
+  int kind;
+  char badc = 0;
+  const char *reason = url_problem(as_http, &kind, &badc);
+  free(as_http);
+  if (reason == NULL)
+    return 0;
+  if (kind == 3)
+    return cli_fail(-1, why, whylen, "malformed proxy URL '%s': contains '%c'",
+                    q, badc);
+  return cli_fail(-1, why, whylen, "malformed proxy URL '%s': %s", q, reason);
 }

@@ -46,6 +46,33 @@ size_t cli_utf8_len(const unsigned char *s, size_t n);
  * and marked "...". */
 void cli_quote(char *out, size_t cap, const char *s, size_t len);
 
+/* ---- credentials (user:password@ in a URL) ----------------------------
+ * Never printed: every message, banner, report, archive and picture shows a
+ * URL through these. The userinfo "user:password@" becomes "user:***@",
+ * and "token@" (no colon: the whole userinfo may be a secret) "***@". */
+
+/** Writes s with every "://" authority's userinfo masked as above into out
+ * (terminated when cap > 0; out may be NULL when cap is 0) and returns the
+ * length of the whole masked text, like snprintf. Works on free text too:
+ * an authority ends at '/', '?', '#', white space, a quote, '<' or '>'. */
+size_t cli_mask_credentials(const char *s, char *out, size_t cap);
+
+/** 1 when s holds a userinfo that cli_mask_credentials would hide. */
+int cli_has_credentials(const char *s);
+
+/** A malloc'd masked copy of s (a plain copy when there is nothing to
+ * hide); NULL for NULL or out of memory. */
+char *cli_mask_dup(const char *s);
+
+/** s itself when it holds no credentials, else buf with the masked text
+ * (cut to cap). For messages. */
+const char *cli_mask_buf(const char *s, char *buf, size_t cap);
+
+/** Checks a --proxy URL: SCHEME://[USER[:PASSWORD]@]HOST[:PORT][/] with
+ * SCHEME http, https, socks4, socks4a, socks5 or socks5h. Returns 0, or -1
+ * with the reason (the URL masked) in why. */
+int cli_proxy_check(const char *url, char *why, size_t whylen);
+
 /** Formats the message into err (when err and errlen allow) and returns
  * rc: the one error-reporting helper of the CLI's input modules. */
 __attribute__((format(printf, 4, 5))) int
