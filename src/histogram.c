@@ -11,16 +11,17 @@ static unsigned msb(uint64_t v) {
   return n;
 }
 
-static unsigned index_of(uint64_t v) {
+unsigned adl__hist_index(uint64_t v) {
   if (v < ADL_HIST_SUB)
     return (unsigned)v;
   unsigned octave = msb(v) - 5; /* 2^6 = ADL_HIST_SUB -> octave 1 */
   unsigned shift = octave - 1;
   unsigned sub = (unsigned)((v >> shift) - ADL_HIST_SUB);
-  return octave * ADL_HIST_SUB + sub;
+  unsigned idx = octave * ADL_HIST_SUB + sub;
+  return idx < ADL_HIST_BUCKETS ? idx : ADL_HIST_BUCKETS - 1;
 }
 
-static uint64_t upper_of(unsigned idx) {
+uint64_t adl__hist_upper(unsigned idx) {
   unsigned octave = idx / ADL_HIST_SUB;
   unsigned sub = idx % ADL_HIST_SUB;
   if (octave == 0)
@@ -32,10 +33,7 @@ static uint64_t upper_of(unsigned idx) {
 void adl__hist_init(adl__hist_t *h) { memset(h, 0, sizeof(*h)); }
 
 void adl__hist_add(adl__hist_t *h, uint64_t v) {
-  unsigned idx = index_of(v);
-  if (idx >= ADL_HIST_BUCKETS)
-    idx = ADL_HIST_BUCKETS - 1;
-  h->bucket[idx]++;
+  h->bucket[adl__hist_index(v)]++;
   h->count++;
   if (v > h->max)
     h->max = v;
@@ -58,9 +56,32 @@ uint64_t adl__hist_quantile(const adl__hist_t *h, double q) {
   for (unsigned i = 0; i < ADL_HIST_BUCKETS; i++) {
     seen += h->bucket[i];
     if (seen >= rank) {
-      uint64_t up = upper_of(i);
+      uint64_t up = adl__hist_upper(i);
       return up < h->max ? up : h->max;
     }
   }
   return h->max;
+}
+
+int adl__hist_add_bucket(adl__hist_t *h, unsigned idx, uint64_t n) {
+  if (idx >= ADL_HIST_BUCKETS || h->bucket[idx] > UINT64_MAX - n ||
+      h->count > UINT64_MAX - n)
+    return -1;
+  h->bucket[idx] += n;
+  h->count += n;
+  return 0;
+}
+
+int adl__hist_merge(adl__hist_t *dst, const adl__hist_t *src) {
+  if (dst->count > UINT64_MAX - src->count)
+    return -1;
+  for (unsigned i = 0; i < ADL_HIST_BUCKETS; i++)
+    if (dst->bucket[i] > UINT64_MAX - src->bucket[i])
+      return -1;
+  for (unsigned i = 0; i < ADL_HIST_BUCKETS; i++)
+    dst->bucket[i] += src->bucket[i];
+  dst->count += src->count;
+  if (src->max > dst->max)
+    dst->max = src->max;
+  return 0;
 }

@@ -10,7 +10,6 @@
  *     the wrong shard, a tampered histogram, a cut-short run, not JSON, a
  *     missing file) is refused with exit 2 and a message naming it. */
 #include "adl-test.h"
-#include "hist.h"
 #include "histogram.h"
 #include "jsonr.h"
 #include "merge.h"
@@ -110,35 +109,47 @@ static void test_reader(void) {
   cli_jfree(parse_ok(deep));
 }
 
-/* ---- the histogram is the library's --------------------------------------- */
+/* ---- the histogram's report side (src/histogram.c) ------------------------- */
 
-static void test_hist_is_the_librarys(void) {
-  static adl__hist_t lib;
-  static cli_hist_t cli;
-  adl__hist_init(&lib);
-  cli_hist_init(&cli);
+/* Buckets read back from a report and added up give what one histogram of
+ * all the samples gives. */
+static void test_hist_buckets(void) {
+  static adl__hist_t all, a, b, back;
+  adl__hist_init(&all);
+  adl__hist_init(&a);
+  adl__hist_init(&b);
+  adl__hist_init(&back);
   uint64_t x = 0x9e3779b97f4a7c15ull;
   for (unsigned i = 0; i < 200000; i++) {
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
     uint64_t v = i < 100 ? i : (x % 4000000000ull) >> (x % 32);
-    adl__hist_add(&lib, v);
-    cli_hist_add(&cli, v);
+    adl__hist_add(&all, v);
+    adl__hist_add(i % 3 ? &a : &b, v);
   }
-  ASSERT_EQ(CLI_HIST_BUCKETS, ADL_HIST_BUCKETS);
-  ASSERT(lib.count == cli.count && lib.max == cli.max);
-  for (unsigned i = 0; i < CLI_HIST_BUCKETS; i++)
-    if (lib.bucket[i] != cli.bucket[i])
-      ADL_FAIL_("bucket %u: library %u, cli %" PRIu64, i, lib.bucket[i],
-                cli.bucket[i]);
+  /* b as a report carries it: [upper, count] pairs, max apart */
+  for (unsigned i = 0; i < ADL_HIST_BUCKETS; i++)
+    if (b.bucket[i] != 0)
+      ASSERT_EQ(adl__hist_add_bucket(
+                    &back, adl__hist_index(adl__hist_upper(i)), b.bucket[i]),
+                0);
+  back.max = b.max;
+  ASSERT_EQ(adl__hist_merge(&a, &back), 0);
+  ASSERT(a.count == all.count && a.max == all.max);
+  for (unsigned i = 0; i < ADL_HIST_BUCKETS; i++)
+    if (a.bucket[i] != all.bucket[i])
+      ADL_FAIL_("bucket %u: merged %" PRIu64 ", whole %" PRIu64, i,
+                a.bucket[i], all.bucket[i]);
   for (double q = 0; q <= 1.0; q += 0.01)
-    ASSERT(adl__hist_quantile(&lib, q) == cli_hist_quantile(&cli, q));
+    ASSERT(adl__hist_quantile(&a, q) == adl__hist_quantile(&all, q));
   /* A bucket's bound is in the bucket; the next value is not. */
-  for (unsigned i = 0; i < 58 * CLI_HIST_SUB; i++) {
-    ASSERT_EQ(cli_hist_index(cli_hist_upper(i)), i);
-    ASSERT_EQ(cli_hist_index(cli_hist_upper(i) + 1), i + 1);
+  for (unsigned i = 0; i < 58 * ADL_HIST_SUB; i++) {
+    ASSERT_EQ(adl__hist_index(adl__hist_upper(i)), i);
+    ASSERT_EQ(adl__hist_index(adl__hist_upper(i) + 1), i + 1);
   }
+  ASSERT_EQ(adl__hist_add_bucket(&back, ADL_HIST_BUCKETS, 1), -1);
+  ASSERT_EQ(adl__hist_add_bucket(&back, 0, UINT64_MAX), -1);
 }
 
 /* ---- merging reports written by the report writer -------------------------- */
@@ -171,10 +182,10 @@ static void make_results(void) {
 /* A run of the URLs of shard s (all when s < 0) as the tool writes it:
  * the summary from the same samples, through the library's rule. */
 static void write_run(cli_json_t *j, unsigned r, int s, uint64_t wall) {
-  static cli_hist_t h;
+  static adl__hist_t h;
   adl_summary_t m;
   memset(&m, 0, sizeof(m));
-  cli_hist_init(&h);
+  adl__hist_init(&h);
   m.strategy = ADL_STRATEGY_PARALLEL;
   m.max_connections = 6;
   m.wall_us = wall;
@@ -185,15 +196,15 @@ static void write_run(cli_json_t *j, unsigned r, int s, uint64_t wall) {
       continue;
     const adl_result_t *z = &res[r][i];
     cli_json_item(j, z->url, NULL, z);
-    cli_hist_add(&h, z->total_us);
+    adl__hist_add(&h, z->total_us);
     m.requests++;
     m.ok += z->status == 0;
     m.failed += z->status != 0;
     m.bytes += z->bytes;
     m.connections += z->new_connections;
   }
-  m.p50_us = cli_hist_quantile(&h, 0.5);
-  m.p95_us = cli_hist_quantile(&h, 0.95);
+  m.p50_us = adl__hist_quantile(&h, 0.5);
+  m.p95_us = adl__hist_quantile(&h, 0.95);
   m.max_us = h.max;
   m.requests_per_s = (double)m.requests * 1e6 / (double)wall;
   m.bytes_per_s = (double)m.bytes * 1e6 / (double)wall;
@@ -422,7 +433,7 @@ int main(void) {
            getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   ASSERT(mkdtemp(dir) != NULL);
   test_reader();
-  test_hist_is_the_librarys();
+  test_hist_buckets();
   make_results();
   test_merge_exact();
   test_refusals();

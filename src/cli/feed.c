@@ -28,7 +28,7 @@ struct cli_feed_s {
   int exhausted, cancelled, finishing, refilling;
   uint64_t t_start, t_end;
   cli_feed_summary_t sum;
-  cli_hist_t hist;
+  adl__hist_t hist;
 };
 
 size_t cli_feed_window(unsigned inflight) { return (size_t)inflight * 2 + 16; }
@@ -49,8 +49,8 @@ static void finish(cli_feed_t *f) {
   if (f->t_end == 0)
     f->t_end = uv_hrtime();
   s->wall_us = (f->t_end - f->t_start) / 1000;
-  s->p50_us = cli_hist_quantile(&f->hist, 0.50);
-  s->p95_us = cli_hist_quantile(&f->hist, 0.95);
+  s->p50_us = adl__hist_quantile(&f->hist, 0.50);
+  s->p95_us = adl__hist_quantile(&f->hist, 0.95);
   s->max_us = f->hist.max;
   if (s->wall_us > 0) {
     s->requests_per_s = (double)s->requests * 1e6 / (double)s->wall_us;
@@ -120,7 +120,7 @@ static void account(cli_feed_t *f, const adl_result_t *res) {
   if ((res->http_version == 10 || res->http_version == 11) &&
       f->sum.http1++ == 0 && res->url != NULL)
     note_origin(f->sum.h1_origin, sizeof(f->sum.h1_origin), res->url);
-  cli_hist_add(&f->hist, res->total_us);
+  adl__hist_add(&f->hist, res->total_us);
   f->t_end = uv_hrtime();
 }
 
@@ -240,7 +240,7 @@ int cli_feed_start(uv_loop_t *loop, const cli_feed_opts_t *o,
   if (f == NULL)
     return ADL_ENOMEM;
   f->o = *o;
-  cli_hist_init(&f->hist);
+  adl__hist_init(&f->hist);
   f->sum.s.strategy = o->strategy;
   f->sum.s.max_connections = o->max_connections;
   uv_timer_init(loop, &f->timer);

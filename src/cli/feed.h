@@ -11,7 +11,7 @@
 #define CLI_FEED_H
 
 #include "asyncdl.h"
-#include "hist.h"
+#include "histogram.h"
 
 #include <stdint.h>
 
@@ -65,7 +65,7 @@ typedef void (*cli_feed_result_cb)(cli_feed_t *f, void *data, adl_request_t *r,
 /* Once, when every item has its outcome (or after cancel). The feed is
  * freed after it returns. */
 typedef void (*cli_feed_done_cb)(cli_feed_t *f, const cli_feed_summary_t *s,
-                                 const cli_hist_t *latency);
+                                 const adl__hist_t *latency);
 
 typedef struct cli_feed_opts_s {
   adl_client_t *client;

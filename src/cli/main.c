@@ -8,7 +8,7 @@
 #include "feed.h"
 #include "fixture.h"
 #include "har.h"
-#include "hist.h"
+#include "histogram.h"
 #include "insight.h"
 #include "list.h"
 #include "merge.h"
@@ -76,7 +76,7 @@ typedef struct app_s {
   int internal_error;   /* exit 3 */
   int signal_seen;
   cli_shard_t shard; /* --shard, or from the job engine's environment */
-  cli_hist_t hist;   /* the current run's latencies, for the report */
+  adl__hist_t hist;   /* the current run's latencies, for the report */
 } app_t;
 
 static adl_strategy_t run_strategy(const app_t *a, unsigned run) {
@@ -269,7 +269,7 @@ static void on_result(cli_feed_t *b, void *item, adl_request_t *r,
   if (x != NULL)
     record_validators(a, x, r, res);
   cli_insight_add(current_insight(a), res, a->o.local ? a->o.rtt_ms : 0);
-  cli_hist_add(&a->hist, res->total_us); /* as the library's summary does */
+  adl__hist_add(&a->hist, res->total_us); /* as the library's summary does */
   a->run_done++;
   a->run_bytes += res->bytes;
   if (res->status == ADL_ECANCELED && a->signal_seen && res->attempts == 0) {
@@ -349,7 +349,7 @@ static void print_run_line(app_t *a, adl_strategy_t st, unsigned rep,
 }
 
 static void on_batch_done(cli_feed_t *b, const cli_feed_summary_t *fs,
-                          const cli_hist_t *latency) {
+                          const adl__hist_t *latency) {
   app_t *a = cli_feed_get_data(b);
   const adl_summary_t *s = &fs->s;
   (void)latency; /* the same samples as a->hist */
@@ -436,7 +436,7 @@ static void start_run(app_t *a) {
       a->internal_error = 1;
   }
   start_progress(a);
-  cli_hist_init(&a->hist);
+  adl__hist_init(&a->hist);
   rc = cli_feed_start(&a->loop, &bo, &a->batch);
   if (rc != 0) {
     fprintf(stderr, "asyncdl: cannot start: %s\n", adl_strerror(rc));

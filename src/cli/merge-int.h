@@ -4,7 +4,7 @@
 #define CLI_MERGE_INT_H
 
 #include "asyncdl.h"
-#include "hist.h"
+#include "histogram.h"
 #include "jsonr.h"
 #include "shard.h"
 
@@ -43,7 +43,7 @@ typedef struct mrun_s {
   size_t note_has[CLI_MERGE_NOTES]; /* reports that have each */
   size_t ran_as_has;                /* reports with a "ran_as" member */
   int ran_parallel;                 /* one of them says "parallel" */
-  cli_hist_t hist;
+  adl__hist_t hist;
   cli_jv_t src[]; /* the run in each input */
 } mrun_t;
 

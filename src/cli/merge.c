@@ -192,11 +192,11 @@ static int add_u64(uint64_t *sum, uint64_t v) {
 /* The histogram: its buckets must be buckets, add up to the requests, and
  * give the summary's own p50, p95 and max. */
 static int load_hist(ctx_t *c, cli_jv_t s, const adl_summary_t *r,
-                     cli_hist_t *h) {
+                     adl__hist_t *h) {
   cli_jv_t lh = cli_jget(c->d, s, "latency_histogram");
   cli_jv_t bs = cli_jget(c->d, lh, "buckets");
   uint64_t count, max, sub;
-  cli_hist_init(h);
+  adl__hist_init(h);
   if (cli_jtype(c->d, bs) != CLI_JARR ||
       cli_ju64(c->d, cli_jget(c->d, lh, "count"), &count) != 0 ||
       cli_ju64(c->d, cli_jget(c->d, lh, "max_us"), &max) != 0 ||
@@ -205,17 +205,17 @@ static int load_hist(ctx_t *c, cli_jv_t s, const adl_summary_t *r,
                 "%s: summary.latency_histogram is missing or malformed "
                 "(a report of asyncdl 0.2.0 or earlier has none)",
                 c->where);
-  if (sub != CLI_HIST_SUB)
+  if (sub != ADL_HIST_SUB)
     return cli_merge_fail(c->m, CLI_EXIT_USAGE,
                 "%s: a histogram of %" PRIu64 " sub-buckets, not %d",
-                c->where, sub, CLI_HIST_SUB);
+                c->where, sub, ADL_HIST_SUB);
   for (cli_jv_t b = cli_jfirst(c->d, bs); b != 0; b = cli_jnext(c->d, b)) {
     uint64_t up, n;
     cli_jv_t e = cli_jfirst(c->d, b);
     if (cli_jlen(c->d, b) != 2 || cli_ju64(c->d, e, &up) != 0 ||
         cli_ju64(c->d, cli_jnext(c->d, e), &n) != 0 ||
-        cli_hist_upper(cli_hist_index(up)) != up ||
-        cli_hist_add_bucket(h, cli_hist_index(up), n) != 0) {
+        adl__hist_upper(adl__hist_index(up)) != up ||
+        adl__hist_add_bucket(h, adl__hist_index(up), n) != 0) {
       char w[64];
       cli_jwhere(c->d, b, w, sizeof(w));
       return cli_merge_fail(c->m, CLI_EXIT_USAGE,
@@ -226,16 +226,16 @@ static int load_hist(ctx_t *c, cli_jv_t s, const adl_summary_t *r,
   }
   h->max = max;
   if (h->count != count || count != r->requests || max != r->max_us ||
-      cli_hist_quantile(h, 0.50) != r->p50_us ||
-      cli_hist_quantile(h, 0.95) != r->p95_us)
+      adl__hist_quantile(h, 0.50) != r->p50_us ||
+      adl__hist_quantile(h, 0.95) != r->p95_us)
     return cli_merge_fail(c->m, CLI_EXIT_USAGE,
                 "%s: the histogram (%" PRIu64 " samples, p50 %" PRIu64
                 " us, p95 %" PRIu64 " us, max %" PRIu64
                 " us) disagrees with the summary (%" PRIu64
                 " requests, p50 %" PRIu64 " us, p95 %" PRIu64
                 " us, max %" PRIu64 " us)",
-                c->where, h->count, cli_hist_quantile(h, 0.50),
-                cli_hist_quantile(h, 0.95), max, r->requests, r->p50_us,
+                c->where, h->count, adl__hist_quantile(h, 0.50),
+                adl__hist_quantile(h, 0.95), max, r->requests, r->p50_us,
                 r->p95_us, r->max_us);
   return 0;
 }
@@ -367,7 +367,7 @@ static int add_run(merge_t *m, size_t i, mrun_t *mr, uint64_t *digest) {
   snprintf(c.where, sizeof(c.where), "%s: run %s %u", q, mr->strategy,
            mr->repeat);
   adl_summary_t r;
-  cli_hist_t *h = malloc(sizeof(*h));
+  adl__hist_t *h = malloc(sizeof(*h));
   if (h == NULL)
     return cli_merge_fail(m, CLI_EXIT_INTERNAL, "out of memory");
   int rc = load_summary(&c, s, &r);
@@ -383,7 +383,7 @@ static int add_run(merge_t *m, size_t i, mrun_t *mr, uint64_t *digest) {
                   add_u64(&mr->sum.bytes, r.bytes) ||
                   add_u64(&mr->sum.connections, r.connections) ||
                   add_u64(&mr->sum.dns_us_total, r.dns_us_total) ||
-                  cli_hist_merge(&mr->hist, h) != 0))
+                  adl__hist_merge(&mr->hist, h) != 0))
     rc = cli_merge_fail(m, CLI_EXIT_USAGE, "%s: the sums overflow", c.where);
   free(h);
   if (rc != 0)
@@ -517,9 +517,9 @@ static int merge_runs(merge_t *m) {
       rc = check_notes(m, mr);
     if (rc != 0)
       return rc;
-    cli_hist_t *h = &mr->hist;
-    mr->sum.p50_us = cli_hist_quantile(h, 0.50);
-    mr->sum.p95_us = cli_hist_quantile(h, 0.95);
+    adl__hist_t *h = &mr->hist;
+    mr->sum.p50_us = adl__hist_quantile(h, 0.50);
+    mr->sum.p95_us = adl__hist_quantile(h, 0.95);
     mr->sum.max_us = h->max;
     if (mr->sum.wall_us > 0) {
       mr->sum.requests_per_s =

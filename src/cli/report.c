@@ -3,7 +3,7 @@
  * host that calls setlocale() would otherwise get "1,5" in the JSON. */
 #include "report.h"
 
-#include "hist.h"
+#include "histogram.h"
 #include "url.h"
 
 #include <errno.h>
@@ -478,16 +478,16 @@ void cli_json_item_raw(cli_json_t *j, const char *json, size_t len) {
 }
 
 /* "latency_histogram": the non-empty buckets, each as [upper_us, count]. */
-static void json_hist(cli_json_t *j, const cli_hist_t *h) {
+static void json_hist(cli_json_t *j, const adl__hist_t *h) {
   unsigned n = 0;
   jf(j,
      ", \"latency_histogram\": {\"unit\": \"us\", \"sub_buckets\": %d"
      ", \"count\": %" PRIu64 ", \"max_us\": %" PRIu64 ", \"buckets\": [",
-     CLI_HIST_SUB, h->count, h->max);
-  for (unsigned i = 0; i < CLI_HIST_BUCKETS; i++)
+     ADL_HIST_SUB, h->count, h->max);
+  for (unsigned i = 0; i < ADL_HIST_BUCKETS; i++)
     if (h->bucket[i] != 0)
       jf(j, "%s[%" PRIu64 ", %" PRIu64 "]", n++ > 0 ? ", " : "",
-         cli_hist_upper(i), h->bucket[i]);
+         adl__hist_upper(i), h->bucket[i]);
   fputs("]}", j->f);
 }
 
@@ -497,7 +497,7 @@ void cli_json_run_end(cli_json_t *j, const adl_summary_t *s,
 }
 
 void cli_json_run_end_hist(cli_json_t *j, const adl_summary_t *s,
-                           const char *insight, const cli_hist_t *hist) {
+                           const char *insight, const adl__hist_t *hist) {
   errno = 0;
   if (!j->in_run)
     return;

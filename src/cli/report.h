@@ -69,7 +69,7 @@ void cli_report_outcome(FILE *f, const char *url, const adl_result_t *res);
 #define CLI_JSON_SCHEMA_VERSION 2
 
 typedef struct cli_json_s cli_json_t;
-struct cli_hist_s; /* hist.h */
+struct adl__hist_s; /* hist.h */
 
 /** Creates PATH.tmp-PID-N (O_EXCL, O_NOFOLLOW: new, and never through a
  * planted link), renamed to PATH by a successful close, so that PATH
@@ -98,7 +98,7 @@ void cli_json_run_end(cli_json_t *j, const adl_summary_t *s,
  * NULL): "latency_histogram" in the summary, its non-empty buckets as
  * [upper_us, count] pairs, so that `asyncdl merge` can add them up. */
 void cli_json_run_end_hist(cli_json_t *j, const adl_summary_t *s,
-                           const char *insight, const struct cli_hist_s *hist);
+                           const char *insight, const struct adl__hist_s *hist);
 
 /** Members added to the current run's summary object when it ends:
  * fields is JSON text such as "\"skipped\": 3, \"ran_as\": null" (copied;
