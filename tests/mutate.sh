@@ -59,8 +59,8 @@ mutant no-retry src/request_fsm.c "test-request-fsm test-faults" \
 
 # 5. scheduler: the per-origin cap ignored when picking the next request.
 mutant no-per-origin-cap src/origin.c "test-origin test-sched" \
-  '    if (o->inflight < s->per_origin && (!want_idle || idle_for_admission(o)))' \
-  '    if (!want_idle || idle_for_admission(o))'
+  '    if (o->inflight < adl__sched_cap(o) &&' \
+  '    if (1 &&'
 
 # 6. executor: a finished attempt never gives its slot back.
 mutant no-slot-release src/executor.c "test-sched" \
@@ -96,6 +96,24 @@ mutant unwatch-leaks-handle src/uvio.c "test-embed" \
   uv_close((uv_handle_t *)&w->poll, on_watch_closed);' \
   '  uv_poll_stop(&w->poll);
   w->io->open_handles--;'
+
+# 11. request: ADL_DATA_PAUSE is taken for "stop" (a pausing consumer's
+#     transfer is aborted instead of held).
+mutant pause-aborts src/request.c "test-stream" \
+  '    if (rc == ADL_DATA_PAUSE) {' \
+  '    if (0) {'
+
+# 12. request: max_size checked against nothing once bodies are decoded (a
+#     gzip bomb is inflated to its full size).
+mutant no-decoded-limit src/request.c "test-compress" \
+  '  if (max != 0 && r->res.bytes + len > max) {' \
+  '  if (0) {'
+
+# 13. origin: multiplex ignores its stream cap (max_streams): an HTTP/2
+#     origin gets only per_origin requests at once, like parallel.
+mutant no-stream-cap src/origin.c "test-multiplex" \
+  '  return o->proto == ADL__PROTO_H2 ? s->mux_streams : 1;' \
+  '  return o->proto == ADL__PROTO_H2 ? s->per_origin : 1;'
 
 # ---- machinery -------------------------------------------------------------
 die() { echo "mutate.sh: $*" >&2; exit 2; }
