@@ -189,7 +189,14 @@ typedef struct adl_options_s {
    * max_connections then caps the origins connected at once. An origin
    * whose server answers HTTP/1.x is run as parallel (max_per_host
    * connections) and its results say http_version 11. */
-  unsigned max_streams;        /* default 100 */
+  unsigned max_streams;        /* default 100 (curl 7.88 opens at most
+                                  100 per connection). The server's
+                                  SETTINGS bound every stream after its
+                                  first answer; the first burst goes before
+                                  them, and streams a server allowing
+                                  fewer refuses are retried by libcurl on
+                                  a second connection: keep max_streams at
+                                  or below the server's limit when known */
   int h2_prior_knowledge;      /* plain http: speak HTTP/2 at once (the
                                   server must; multiplex and http2) */
   int no_compress;             /* default 0: Accept-Encoding lists every
