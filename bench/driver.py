@@ -5,6 +5,10 @@ namespace). Standard library only; results are appended as JSON lines.
     driver.py probe --results F --rtt MS [--server-time]
     driver.py cell  --results F --rtt MS --protos http,https --reps N ...
     driver.py scale --results F --sizes 10000,100000 --ks 6,64 ...
+    driver.py compress --results F --rtt MS --gzip-port P --gzip-log F ...
+
+The multiplex contenders (https cells) are in mux.py, the compression
+cell's in compress.py.
 
 Every contender is timed the same way: process wall clock from spawn to
 exit (os.wait4, which also gives user+sys CPU and peak RSS), and its output
@@ -22,6 +26,9 @@ import struct
 import subprocess
 import sys
 import time
+
+import compress
+import mux
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOST = 'pokeapi.test'
@@ -249,8 +256,29 @@ def verify(outdir, expected):
     return ', '.join(parts)
 
 
-def contenders(a, proto, names_file, work):
-    """(name, class, build(outdir) -> argv) for every installed contender."""
+def curl_config(od, base, names):
+    """A curl -K file fetching every name to od/NAME.json; its path."""
+    path = od + '.curlrc'
+    with open(path, 'w') as f:
+        for n in names:
+            f.write('url = "%s%s"\noutput = "%s/%s.json"\n' % (base, n, od, n))
+    return path
+
+
+def have_module(mod):
+    return subprocess.run([PY, '-c', 'import ' + mod], stderr=subprocess.DEVNULL).returncode == 0
+
+
+def python_args(a, base, https):
+    """pyargs(mode, od) -> argv of a contenders.py run against base."""
+    py = [PY, os.path.join(HERE, 'contenders.py')]
+    return lambda mode, od: py + [mode, '--base', base, '--list', a.names, '--out', od] + (
+        ['--cacert', a.ca] if https else [])
+
+
+def contenders(a, proto, names_file, work, expected_total=0):
+    """(name, class, build(outdir) -> argv[, check]) for every installed
+    contender; check(od, stdout_path) verifies one that saves no files."""
     port = a.https_port if proto == 'https' else a.http_port
     base = '%s://%s:%d/api/v2/pokemon/' % (proto, HOST, port)
     https = proto == 'https'
@@ -263,10 +291,8 @@ def contenders(a, proto, names_file, work):
                         '--list=' + names_file, '--out=' + od, '--dns-server=127.0.0.1:53',
                         '-q', '--json=' + od + '.json'] + extra + (['--cacert=' + a.ca] if https else [])
             out.append(('asyncdl-' + strat, strat, build))
-    have = lambda mod: subprocess.run([PY, '-c', 'import ' + mod], stderr=subprocess.DEVNULL).returncode == 0
-    py = [PY, os.path.join(HERE, 'contenders.py')]
-    pyargs = lambda mode, od: py + [mode, '--base', base, '--list', names_file, '--out', od] + (
-        ['--cacert', a.ca] if https else [])
+    have = have_module
+    pyargs = python_args(a, base, https)
     if have('requests'):
         out.append(('requests-get', 'serial', lambda od: pyargs('requests-get', od)))
         out.append(('requests-session', 'session', lambda od: pyargs('requests-session', od)))
@@ -283,72 +309,117 @@ def contenders(a, proto, names_file, work):
                     lambda od: ['sh', '-c', loop, 'sh', base, od, names_file] + curl[1:] + ['--http1.1']))
 
         def cfg(od):
-            path = od + '.curlrc'
-            with open(path, 'w') as f:
-                for n in names:
-                    f.write('url = "%s%s"\noutput = "%s/%s.json"\n' % (base, n, od, n))
-            return path
+            return curl_config(od, base, names)
         out.append(('curl-one-proc', 'session', lambda od: curl + ['--http1.1', '-K', cfg(od)]))
         out.append(('curl-Z', 'parallel',
                     lambda od: curl + ['--http1.1', '-Z', '--parallel-max', '6', '-K', cfg(od)]))
         if https:
             out.append(('curl-Z-h2', 'parallel',
                         lambda od: curl + ['-Z', '--parallel-max', '6', '-K', cfg(od)]))
+    if https:  # HTTP/2 over TLS: one connection, every request a stream
+        out += mux.contenders(a, base, names, lambda od, b: curl_config(od, b, names), expected_total)
     return out
+
+
+def run_specs(a, proto, specs, expected, rtype='run', server_log=None):
+    """Every spec a.reps times (order rotated each repetition, slow ones
+    cut by a.budget), each timed, verified and recorded as a `rtype`
+    record. server_log: a compress.ServerLog whose new lines are accounted per run."""
+    spent, last, failed = {}, {}, set()
+    for rep in range(a.reps):
+        k = rep % len(specs) if specs else 0  # rotate: no contender always goes first
+        for spec in specs[k:] + specs[:k]:
+            name, klass, build = spec[:3]
+            check = spec[3] if len(spec) > 3 else None
+            if name in failed:
+                continue
+            if rep > 0 and spent[name] + last[name] > a.budget:
+                continue  # enough repetitions of a slow cell: stay in the time bound
+            od = os.path.join(a.work, 'out-' + name)
+            shutil.rmtree(od, ignore_errors=True)
+            os.makedirs(od)
+            errf, outf = od + '.err', od + '.out'
+            acc0, req0 = server_counts(a.status_port)
+            if server_log:
+                server_log.mark()
+            with open(errf, 'w') as ef, open(outf, 'w') as of:
+                # Only serial runs may take minutes; a stuck run of the others
+                # must not eat the bench (curl -Z --http2 once spun 300 s).
+                limit = a.timeout if klass == 'serial' else min(a.timeout, 60)
+                wall, rc, cpu, rss = timed(build(od), limit, stdout=of if check else subprocess.DEVNULL,
+                                           stderr=ef)
+            acc1, req1 = server_counts(a.status_port)
+            why = check(od, outf) if check else verify(od, expected)
+            if rc != 0:
+                why = ('exit %d; ' % rc + why).rstrip('; ')
+            summary = None
+            if os.path.exists(od + '.json'):
+                try:
+                    with open(od + '.json') as f:
+                        summary = json.load(f)['runs'][0].get('summary')
+                except (ValueError, KeyError, IndexError, TypeError):
+                    summary = None
+            err_tail = open(errf, errors='replace').read()[-400:]
+            rec = {'type': rtype, 'rtt': a.rtt, 'proto': proto, 'contender': name,
+                   'class': klass, 'rep': rep, 'wall_s': wall, 'rc': rc,
+                   'ok': not why, 'why': why, 'cpu_s': cpu, 'maxrss_kb': rss,
+                   'n': len(expected), 'summary': summary,
+                   # server side; the second status query is one of each
+                   'conns': acc1 - acc0 - 1, 'requests': req1 - req0 - 1,
+                   'stderr': err_tail if why else ''}
+            extra = ''
+            if server_log:
+                rec.update(compress.account(server_log.take(len(expected))))
+                rec['decoded_bytes'] = sum(len(b) for b in expected.values())
+                if summary and 'wire_bytes' in summary:
+                    rec['asyncdl_wire'] = summary['wire_bytes']
+                # More responses than documents (a client that sent some
+                # requests twice) is shown, not failed: the files decide.
+                extra = '  wire %8d B  %d responses  %s' % (
+                    rec['wire_bytes'], rec['responses'], compress.fmt_enc(rec['accept_encoding']))
+            record(a.results, rec)
+            log('  %-5s %3g ms  %-17s rep %d  %8.3f s  cpu %6.3f s  conns %4d  %s%s'
+                     % (proto, a.rtt, name, rep + 1, wall, cpu, acc1 - acc0 - 1,
+                        'ok' if not why else 'FAILED: ' + why, extra))
+            if why:
+                failed.add(name)
+                log('    stderr: ' + err_tail.strip().replace('\n', '\n    stderr: ')[-300:])
+            spent[name] = spent.get(name, 0) + wall
+            last[name] = wall
+            shutil.rmtree(od, ignore_errors=True)
+            for ext in ('.json', '.err', '.out', '.curlrc', '.uris'):
+                if os.path.exists(od + ext):
+                    os.remove(od + ext)
 
 
 def cmd_cell(a):
     names = read_names(a.names)
     expected = load_fixture(a.fixture, names)
     record(a.results, {'type': 'docs', 'sizes': [len(expected[n]) for n in names]})
+    total = sum(len(b) for b in expected.values())
     for proto in a.protos.split(','):
-        specs = contenders(a, proto, a.names, a.work)
-        spent, last, failed = {}, {}, set()
-        for rep in range(a.reps):
-            k = rep % len(specs)  # rotate the order so no contender always goes first
-            for name, klass, build in specs[k:] + specs[:k]:
-                if name in failed:
-                    continue
-                if rep > 0 and spent[name] + last[name] > a.budget:
-                    continue  # enough repetitions of a slow cell: stay in the time bound
-                od = os.path.join(a.work, 'out-' + name)
-                shutil.rmtree(od, ignore_errors=True)
-                os.makedirs(od)
-                errf = od + '.err'
-                acc0, req0 = server_counts(a.status_port)
-                with open(errf, 'w') as ef:
-                    wall, rc, cpu, rss = timed(build(od), a.timeout, stderr=ef)
-                acc1, req1 = server_counts(a.status_port)
-                why = verify(od, expected)
-                if rc != 0:
-                    why = ('exit %d; ' % rc + why).rstrip('; ')
-                summary = None
-                if os.path.exists(od + '.json'):
-                    try:
-                        with open(od + '.json') as f:
-                            summary = json.load(f)['runs'][0].get('summary')
-                    except (ValueError, KeyError, IndexError, TypeError):
-                        summary = None
-                err_tail = open(errf, errors='replace').read()[-400:]
-                record(a.results, {'type': 'run', 'rtt': a.rtt, 'proto': proto, 'contender': name,
-                                   'class': klass, 'rep': rep, 'wall_s': wall, 'rc': rc,
-                                   'ok': not why, 'why': why, 'cpu_s': cpu, 'maxrss_kb': rss,
-                                   'n': len(names), 'summary': summary,
-                                   # server side; the second status query is one of each
-                                   'conns': acc1 - acc0 - 1, 'requests': req1 - req0 - 1,
-                                   'stderr': err_tail if why else ''})
-                log('  %-5s %3g ms  %-17s rep %d  %8.3f s  cpu %6.3f s  conns %4d  %s'
-                    % (proto, a.rtt, name, rep + 1, wall, cpu, acc1 - acc0 - 1,
-                       'ok' if not why else 'FAILED: ' + why))
-                if why:
-                    failed.add(name)
-                    log('    stderr: ' + err_tail.strip().replace('\n', '\n    stderr: ')[-300:])
-                spent[name] = spent.get(name, 0) + wall
-                last[name] = wall
-                shutil.rmtree(od, ignore_errors=True)
-                for ext in ('.json', '.err', '.curlrc'):
-                    if os.path.exists(od + ext):
-                        os.remove(od + ext)
+        specs = contenders(a, proto, a.names, a.work, total)
+        run_specs(a, proto, [s for s in specs if s[1] != 'multiplex'], expected)
+        # Runs of a quarter second: more of them, to see the occasional stall.
+        a.reps, reps = a.mux_reps or a.reps, a.reps
+        run_specs(a, proto, [s for s in specs if s[1] == 'multiplex'], expected)
+        a.reps = reps
+    sys.exit(0)
+
+
+def cmd_compress(a):
+    """The compression cell: every contender against the gzip server."""
+    names = read_names(a.names)
+    expected = load_fixture(a.fixture, names)
+    base = 'https://%s:%d/api/v2/pokemon/' % (HOST, a.gzip_port)
+    cfg = lambda od, b: curl_config(od, b, names)
+    a.no_compress_ok = bool(a.asyncdl) and mux.asyncdl_supports(a.asyncdl, '--no-compress')
+    specs = compress.contenders(a, base, names, cfg, python_args(a, base, True), have_module,
+                                mux.contenders(a, base, names, cfg, 0, compressed=True))
+    if a.no_serial:  # 15 s at 20 ms over https, the most of the cell's time
+        specs = [s for s in specs if s[1] != 'serial']
+    log('Compression at RTT %g ms (https, gzip on, port %d):' % (a.rtt, a.gzip_port))
+    run_specs(a, 'https', specs, expected, 'compress', compress.ServerLog(a.gzip_log))
     sys.exit(0)
 
 
@@ -427,7 +498,7 @@ def cmd_scale(a):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('cmd', choices=['probe', 'cell', 'scale'])
+    p.add_argument('cmd', choices=['probe', 'cell', 'scale', 'compress'])
     p.add_argument('--results', required=True)
     p.add_argument('--rtt', type=float, default=0)
     p.add_argument('--names')
@@ -445,9 +516,14 @@ def main():
     p.add_argument('--server-time', action='store_true')
     p.add_argument('--sizes', default='10000,100000')
     p.add_argument('--ks', default='6,64')
+    p.add_argument('--streams', type=int, default=100)
+    p.add_argument('--mux-reps', type=int, default=0, help='repetitions of the multiplex rows (0: --reps)')
+    p.add_argument('--gzip-port', type=int, default=8444)
+    p.add_argument('--gzip-log')
+    p.add_argument('--no-serial', action='store_true', help='compress: leave asyncdl-serial out (--quick)')
     a = p.parse_args()
     try:
-        {'probe': cmd_probe, 'cell': cmd_cell, 'scale': cmd_scale}[a.cmd](a)
+        {'probe': cmd_probe, 'cell': cmd_cell, 'scale': cmd_scale, 'compress': cmd_compress}[a.cmd](a)
     except KeyboardInterrupt:
         sys.exit(130)
 

@@ -11,7 +11,8 @@ MSS 1448, growing only while the window is used) and k_i = f_i - 1 on a
 fresh connection. A response is its body plus the measured header block
 and, over TLS, the measured record framing (plus the session tickets on the
 first response of a connection). Bandwidth is not a limit on loopback.
-Exit status 1 when any contender failed.
+The multiplex model and multiplex.md are in mux.py, compress.md in
+compress.py. Exit status 1 when any contender failed.
 """
 import argparse
 import csv
@@ -19,20 +20,25 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import time
 
+import compress
+import mux
+
 MSS, IW = 1448, 10
 ORDER = ['asyncdl-serial', 'requests-get', 'curl-per-url',
          'asyncdl-session', 'requests-session', 'curl-one-proc',
-         'asyncdl-parallel', 'aiohttp', 'curl-Z', 'curl-Z-h2']
+         'asyncdl-parallel', 'aiohttp', 'curl-Z', 'curl-Z-h2'] + mux.NAMES
 PEERS = {'serial': ['asyncdl-serial', 'requests-get', 'curl-per-url'],
          'session': ['asyncdl-session', 'requests-session', 'curl-one-proc'],
-         'parallel': ['asyncdl-parallel', 'aiohttp', 'curl-Z']}
+         'parallel': ['asyncdl-parallel', 'aiohttp', 'curl-Z'],
+         'multiplex': mux.NAMES}
 COLORS = ['#1f4e9c', '#6d9be0', '#b9d0f2', '#1b7a3a', '#6cc08a', '#bfe6cb',
-          '#b3541e', '#eb9a5e', '#f6d1b1', '#8c6bb1']
+          '#b3541e', '#eb9a5e', '#f6d1b1', '#8c6bb1', '#a3195b', '#e0609b', '#f2b8d2']
 
 
 def flights(m, w):
@@ -63,7 +69,7 @@ def model(klass, sizes, r, d, s, h, k=6, first=0, later=0):
 
 
 def load(path):
-    out = {'run': [], 'probe': {}, 'scale': [], 'docs': None, 'delayer': {}}
+    out = {'run': [], 'probe': {}, 'scale': [], 'docs': None, 'delayer': {}, 'compress': []}
     for ln in open(path):
         o = json.loads(ln)
         if o['type'] == 'probe':
@@ -87,11 +93,13 @@ def cells(data):
     for run in data['run']:
         key = (run['proto'], run['rtt'])
         row = res.setdefault(key, {}).setdefault(run['contender'], {
-            'class': run['class'], 'walls': [], 'cpus': [], 'conns': [], 'failed': '', 'summary': None})
+            'class': run['class'], 'walls': [], 'cpus': [], 'conns': [], 'reqs': [], 'failed': '',
+            'summary': None})
         if run['ok']:
             row['walls'].append(run['wall_s'])
             row['cpus'].append(run['cpu_s'])
             row['conns'].append(run.get('conns', -1))
+            row['reqs'].append(run.get('requests', -1))
             row['summary'] = run.get('summary')
         else:
             row['failed'] = run['why'] or 'failed'
@@ -102,12 +110,16 @@ def cells(data):
         h = 1 if proto == 'https' else 0
         tls = (p0.get('tls_first', 0), p0.get('tls_next', 0)) if h else (0, 0)
         for name, row in rows.items():
-            row['model'] = model(row['class'], sizes, r, d, s, h, 6, *tls) if sizes else float('nan')
+            if row['class'] == 'multiplex':  # from the bodies (FIELD-NOTES)
+                row['model'] = mux.model(data['docs'], r, d, h) if sizes else float('nan')
+            else:
+                row['model'] = model(row['class'], sizes, r, d, s, h, 6, *tls) if sizes else float('nan')
             if row['walls'] and not row['failed']:
                 row['median'] = statistics.median(row['walls'])
                 row['min'], row['max'] = min(row['walls']), max(row['walls'])
                 row['cpu'] = statistics.median(row['cpus'])
                 row['conn'] = max(row['conns'])
+                row['req'] = max(row['reqs'])
     return res
 
 
@@ -129,8 +141,8 @@ def fmt_s(x):
     return '%.3f' % x if x < 10 else '%.2f' % x
 
 
-def markdown(data, res, meta):
-    L = ['# asyncdl benchmark', '', meta, '']
+def probe_lines(data):
+    L = []
     for rtt in sorted(data['probe']):
         p = data['probe'][rtt]
         L.append('- RTT %g ms: ping -U %.3f ms, TCP connect %.3f ms, DNS (getaddrinfo, A+AAAA) '
@@ -138,6 +150,11 @@ def markdown(data, res, meta):
                      rtt, p.get('ping_ms', float('nan')), p['tcp_connect_ms'], p['dns_ms'], p['cc'],
                      p.get('loadavg', float('nan')),
                      '; delayer: ' + data['delayer'][rtt] if rtt in data['delayer'] else ''))
+    return L
+
+
+def markdown(data, res, meta):
+    L = ['# asyncdl benchmark', '', meta, ''] + probe_lines(data)
     L.append('')
     for proto in ('http', 'https'):
         keys = sorted(k for k in res if k[0] == proto)
@@ -195,6 +212,8 @@ def targets(data, res):
     for key in sorted(res, key=lambda k: (k[1], k[0])):
         rows = res[key]
         for klass, names in PEERS.items():
+            if klass == 'multiplex':
+                continue  # mux.targets below
             me = rows.get(names[0])
             if not me:
                 continue
@@ -210,6 +229,7 @@ def targets(data, res):
             line(ok, what + ': %.3f s vs %s' % (me['median'], ', '.join(
                 '%.3f s (%+.1f %%)' % (o['median'], (me['median'] / o['median'] - 1) * 100)
                 for _, o in others)))
+    mux.targets(res, line)
     sc = {(s['tool'], s['n'], s['k']): s for s in data['scale']}
     for (tool, n, k), s in sorted(sc.items()):
         if tool != 'asyncdl-parallel':
@@ -280,7 +300,7 @@ def svg(res, path):
                     continue
                 o.append('<rect x="%.1f" y="%.1f" width="%d" height="%.1f" fill="%s"><title>%s %g ms: '
                          '%.3f s (model %.3f s)</title></rect>' % (
-                             bx, y(row['median']), bw - 1, top + ph - y(row['median']), COLORS[ni % 10],
+                             bx, y(row['median']), bw - 1, top + ph - y(row['median']), COLORS[ni % len(COLORS)],
                              name, rtt, row['median'], row['model']))
                 o.append('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#888"/>' % (
                     bx + bw / 2 - 0.5, bx + bw / 2 - 0.5, y(row['min']), y(row['max'])))
@@ -291,7 +311,7 @@ def svg(res, path):
     for ni, name in enumerate(names):
         lx, ly = left + (ni % 4) * 170, top + ph + 36 + (ni // 4) * 16
         o.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>'
-                 % (lx, ly - 9, COLORS[ni % 10], lx + 14, ly, name))
+                 % (lx, ly - 9, COLORS[ni % len(COLORS)], lx + 14, ly, name))
     o.append('</svg>')
     with open(path, 'w') as f:
         f.write('\n'.join(o) + '\n')
@@ -310,7 +330,29 @@ def meta_line(a):
     return ('%s; %s, %d CPUs; Linux %s; delay by %s; %s; %s; %s; %s' % (
         time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), cpu, os.cpu_count(), platform.release(),
         a.emulator, first([a.asyncdl, '--version']) if a.asyncdl else 'asyncdl n/a',
-        first(['curl', '--version']).split(' (')[0], first(['nginx', '-v']), py))
+        first(['curl', '--version']).split(' (')[0], first(['nginx', '-v']), py)) + (
+        '; ' + first(['h2load', '--version']) if shutil.which('h2load') else '')
+
+
+def compress_md(data, meta):
+    """compress.md lines ([] when the compression cell did not run); the
+    model of each row from the wire sizes that row's run received."""
+    recs = data['compress']
+    if not recs:
+        return []
+    rtt = recs[0]['rtt']
+    p0 = data['probe'].get(0.0) or data['probe'].get(0) or {}
+    pr = data['probe'].get(rtt, {})
+    r, d = pr.get('tcp_connect_ms', rtt) / 1e3, pr.get('dns_ms', 0.0) / 1e3
+    s, hdr = p0.get('server_ms', 0.0) / 1e3, p0.get('header_bytes', 250)
+    tls = (p0.get('tls_first', 0), p0.get('tls_next', 0))
+
+    def models(klass, wire):
+        if klass == 'multiplex':
+            return mux.model(wire, r, d, 1)
+        return model(klass, [x + hdr for x in wire], r, d, s, 1, 6, *tls)
+    probe = [ln for ln in probe_lines(data) if ln.startswith('- RTT %g ms' % rtt)]
+    return compress.markdown(recs, meta, probe[0] if probe else '', models)
 
 
 def main():
@@ -319,6 +361,7 @@ def main():
     p.add_argument('--out', required=True)
     p.add_argument('--emulator', default='?')
     p.add_argument('--asyncdl')
+    p.add_argument('--streams', type=int, default=100)
     a = p.parse_args()
     data = load(a.results)
     res = cells(data)
@@ -327,6 +370,20 @@ def main():
     md += ['## Targets', '', '```'] + tl + ['```', '']
     with open(os.path.join(a.out, 'bench.md'), 'w') as f:
         f.write('\n'.join(md))
+    meta = meta_line(a)
+    written = ['bench.md', 'bench.csv', 'scale.csv', 'bench.svg']
+    if any(n in rows for rows in res.values() for n in mux.NAMES):
+        mx = mux.markdown(res, meta, probe_lines(data), a.streams)
+        mx += ['', '## Targets', '', '```'] + [t for t in tl if 'multiplex' in t] + ['```', '']
+        with open(os.path.join(a.out, 'multiplex.md'), 'w') as f:
+            f.write('\n'.join(mx))
+        written.append('multiplex.md')
+    cz = compress_md(data, meta)
+    if cz:
+        with open(os.path.join(a.out, 'compress.md'), 'w') as f:
+            f.write('\n'.join(cz) + '\n')
+        compress.write_csv(data['compress'], os.path.join(a.out, 'compress.csv'))
+        written += ['compress.md', 'compress.csv']
     with open(os.path.join(a.out, 'bench.csv'), 'w', newline='') as f:
         w = csv.writer(f, lineterminator='\n')
         w.writerow(['rtt_ms', 'proto', 'contender', 'class', 'runs', 'status', 'median_s', 'min_s',
@@ -353,9 +410,10 @@ def main():
                         '%.4f' % (s['cpu_s'] / s['n'] * 1000), '%.1f' % (s['maxrss_kb'] / 1024), 'ok'])
     svg(res, os.path.join(a.out, 'bench.svg'))
     print('\n'.join(md))
-    print('results in %s: bench.md bench.csv scale.csv bench.svg results.jsonl' % a.out)
+    print('\n'.join(cz[cz.index('') + 1:] if cz else []))
+    print('results in %s: %s results.jsonl' % (a.out, ' '.join(written)))
     bad = any(r['failed'] for rows in res.values() for r in rows.values()) or \
-        any(not s['ok'] for s in data['scale'])
+        any(not s['ok'] for s in data['scale']) or any(not c['ok'] for c in data['compress'])
     sys.exit(1 if bad else 0)
 
 

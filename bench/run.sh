@@ -10,7 +10,8 @@ set -euo pipefail
 usage() {
   cat <<'EOF'
 usage: bench/run.sh [--quick] [--rtt=LIST] [--reps=N] [--out=DIR] [--sched=WHEN]
-  --quick           RTT 20 ms, one repetition, scale at 10k only (< 2 min)
+  --quick           RTT 20 ms, one repetition, scale at 10k only, no serial
+                    row in the compression cell (< 3 min)
   --sched=WHEN      the scheduler scenarios (bench/sched.sh, about 1.5 min,
                     appended to OUT/sched.md) after the tables: auto (default:
                     yes unless --count or --exec), yes, no, or only (set up,
@@ -24,6 +25,9 @@ more: --build=DIR (default ./build, configured and compiled if needed)
   --host-lateness=PATH (default: next to the delayer)
   --count=N (first N documents only)  --protos=http,https
   --scale=10000,100000|none  --ks=6,64  --budget=S (default 8)
+  --streams=M       HTTP/2 streams at once for the multiplex rows (100)
+  --compress-rtt=MS the RTT of the compression rows: one of --rtt (default
+                    20 when listed, else the last), or none
   --emulator=auto|netem|nfqueue
   --exec=CMD        set up at the first RTT of --rtt, then run CMD (bash)
                     inside the namespace instead of the bench, with ADL_HTTP,
@@ -38,7 +42,8 @@ ROOT=$(dirname "$HERE")
 PY=/usr/bin/python3
 RTTS='' REPS='' SCALE='' QUICK=0 OUT=$ROOT/bench/results BUILD=$ROOT/build NOBUILD=0
 ASYNCDL='' FIXGEN='' DELAYER='' HOSTLAT='' SCHED=auto EXEC='' COUNT=0 KS=6,64 PROTOS=http,https BUDGET=8 EMU=auto
-HTTP_PORT=8080 HTTPS_PORT=8443 STATUS_PORT=8081 QUEUE=0
+HTTP_PORT=8080 HTTPS_PORT=8443 STATUS_PORT=8081 GZIP_PORT=8444 QUEUE=0
+STREAMS=100 CRTT=
 for arg in "$@"; do
   case $arg in
     --quick) QUICK=1 ;;
@@ -58,6 +63,8 @@ for arg in "$@"; do
     --ks=*) KS=${arg#*=} ;;
     --budget=*) BUDGET=${arg#*=} ;;
     --emulator=*) EMU=${arg#*=} ;;
+    --streams=*) STREAMS=${arg#*=} ;;
+    --compress-rtt=*) CRTT=${arg#*=} ;;
     --exec=*) EXEC=${arg#*=} ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench: unknown option $arg" >&2; usage >&2; exit 2 ;;
@@ -67,8 +74,14 @@ if [ "$QUICK" = 1 ]; then
   RTTS=${RTTS:-20} REPS=${REPS:-1} SCALE=${SCALE:-10000} KS=6
 fi
 RTTS=${RTTS:-0,5,20,50} REPS=${REPS:-3} SCALE=${SCALE:-10000,100000}
-[[ $RTTS =~ ^[0-9.]+(,[0-9.]+)*$ && $REPS =~ ^[1-9][0-9]*$ && $COUNT =~ ^[0-9]+$ ]] ||
-  { echo "bench: bad --rtt, --reps or --count" >&2; exit 2; }
+MUX_REPS=$((REPS < 3 ? REPS : REPS + 2)) # quarter-second runs: more of them
+[[ $RTTS =~ ^[0-9.]+(,[0-9.]+)*$ && $REPS =~ ^[1-9][0-9]*$ && $COUNT =~ ^[0-9]+$ &&
+  $STREAMS =~ ^[1-9][0-9]*$ ]] || { echo "bench: bad --rtt, --reps, --count or --streams" >&2; exit 2; }
+if [ -z "$CRTT" ]; then
+  CRTT=${RTTS##*,}
+  [[ ,$RTTS, == *,20,* ]] && CRTT=20
+fi
+[[ $CRTT == none || ,$RTTS, == *,$CRTT,* ]] || { echo "bench: --compress-rtt must be one of --rtt or none" >&2; exit 2; }
 case $EMU in auto | netem | nfqueue) ;; *) echo "bench: bad --emulator" >&2; exit 2 ;; esac
 case $SCHED in
   auto) if [ "$COUNT" = 0 ] && [ -z "$EXEC" ]; then SCHED=yes; else SCHED=no; fi ;;
@@ -100,6 +113,11 @@ HOSTLAT=${HOSTLAT:-$(dirname "$DELAYER")/adl-host-lateness}
 
 # ---- teardown, whatever happens ---------------------------------------------------
 T=$(mktemp -d /tmp/adl-bench.XXXXXX)
+# The contenders' files go to a tmpfs when there is one: on this VM's ext4
+# (mounted with discard) creating a file took ~0.4 ms once an earlier run's
+# files had been deleted, 60 ms over 151 files, for everyone but h2load.
+W=$T
+[ -d /dev/shm ] && [ -w /dev/shm ] && W=$(mktemp -d /dev/shm/adl-bench.XXXXXX)
 chmod 755 "$T" # nginx workers run as nobody
 NS=adlbench-$$ NS_MADE='' DELAY_PID=''
 cleanup() {
@@ -121,7 +139,7 @@ cleanup() {
     [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
     ip netns del "$NS" 2>/dev/null
   fi
-  rm -rf "$T"
+  rm -rf "$T" "$W"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -165,6 +183,7 @@ ssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateseria
   -days 2 -extfile "$T/srv.ext" -out "$T/srv.pem"
 
 mkdir -p "$T/nginx/tmp"
+py_fmt() { "$PY" -c "import sys; sys.path.insert(0, '$HERE'); import compress; print(compress.LOG_FORMAT)"; }
 cat >"$T/nginx/nginx.conf" <<EOF
 daemon off;
 worker_processes 1;
@@ -195,6 +214,21 @@ http {
     ssl_certificate $T/srv.pem;
     ssl_certificate_key $T/srv.key;
     ssl_protocols TLSv1.3;
+  }
+  # The compression rows (bench/compress.py): the same, with gzip on for
+  # JSON, and one log line per response for the wire bytes.
+  log_format gz '$(py_fmt)';
+  server {
+    listen 127.0.0.1:$GZIP_PORT ssl http2;
+    server_name pokeapi.test;
+    ssl_certificate $T/srv.pem;
+    ssl_certificate_key $T/srv.key;
+    ssl_protocols TLSv1.3;
+    gzip on;
+    gzip_types application/json;
+    gzip_min_length 0;
+    gzip_comp_level 6;
+    access_log $T/nginx/gzip.log gz;
   }
 }
 EOF
@@ -233,6 +267,7 @@ wait_port() { # bounded: 10 s
 }
 wait_port "$HTTP_PORT"
 wait_port "$HTTPS_PORT"
+wait_port "$GZIP_PORT"
 
 # ---- the delay ---------------------------------------------------------------------
 if [ "$EMU" = auto ]; then
@@ -342,8 +377,15 @@ for ms in ${RTTS//,/ }; do
   [ "$ms" = 0 ] || driver probe --rtt "$ms" --names "$T/names" --http-port $HTTP_PORT ||
     die "the emulated path at RTT $ms ms is not what it should be"
   driver cell --rtt "$ms" --protos "$PROTOS" --reps "$REPS" --budget "$BUDGET" \
-    --names "$T/names" --fixture "$T/www" --work "$T" --ca "$T/ca.pem" --asyncdl "$ASYNCDL" \
-    --http-port $HTTP_PORT --https-port $HTTPS_PORT --status-port $STATUS_PORT
+    --names "$T/names" --fixture "$T/www" --work "$W" --ca "$T/ca.pem" --asyncdl "$ASYNCDL" \
+    --http-port $HTTP_PORT --https-port $HTTPS_PORT --status-port $STATUS_PORT --streams "$STREAMS" \
+    --mux-reps "$MUX_REPS"
+  if [ "$ms" = "$CRTT" ]; then
+    driver compress --rtt "$ms" --reps "$REPS" --budget "$BUDGET" --names "$T/names" \
+      --fixture "$T/www" --work "$W" --ca "$T/ca.pem" --asyncdl "$ASYNCDL" --streams "$STREAMS" \
+      --status-port $STATUS_PORT --gzip-port $GZIP_PORT --gzip-log "$T/nginx/gzip.log" \
+      $([ "$QUICK" = 1 ] && echo --no-serial)
+  fi
 done
 set_rtt 0
 if [ "$SCALE" != none ]; then
@@ -355,7 +397,7 @@ echo "measured in $(($(date +%s) - START)) s"
 EMU_NAME=$EMU
 [ "$EMU" = nfqueue ] && EMU_NAME="NFQUEUE + adl-delayer ($RT)"
 rc=0
-"$PY" "$HERE/report.py" --results "$RESULTS" --out "$OUT" --emulator "$EMU_NAME" --asyncdl "$ASYNCDL" || rc=$?
+"$PY" "$HERE/report.py" --results "$RESULTS" --out "$OUT" --emulator "$EMU_NAME" --asyncdl "$ASYNCDL" --streams "$STREAMS" || rc=$?
 if [ "$SCHED" = yes ]; then
   sched_phase || { [ "$rc" != 0 ] || rc=1; }
 fi

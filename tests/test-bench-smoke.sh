@@ -1,8 +1,10 @@
 #!/bin/bash
 # Smoke version of bench/run.sh: a few documents, a few ms of RTT, one
 # repetition, every installed contender over http and https, plus a tiny
-# scale run. Asserts only that every download is correct and that the
-# harness writes its table, CSV and chart; timings are not judged here.
+# scale run, the multiplex rows and the compression cell. Asserts only that
+# every download is correct and that the harness writes its tables, CSVs and
+# chart (and, for asyncdl, that compression shows in the server's wire
+# bytes); timings are not judged here.
 #   test-bench-smoke.sh ASYNCDL ADL-FIXTURE-GEN ADL-DELAYER
 # Exit 77 (skip) where the bench cannot run (not root, no netns, no nginx...).
 set -u
@@ -33,6 +35,33 @@ for proto in http https; do
     grep -q "^3.0,$proto,$c,[a-z]*,1,ok," "$out/bench.csv" || fail "no correct $proto row for $c"
   done
 done
+# The multiplex rows (https only) and the compression cell (issue 10).
+mux=""
+"$1" --help 2>&1 | grep -q -- --streams && mux="asyncdl-multiplex"
+command -v curl >/dev/null && mux="$mux curl-Z-h2-mux"
+command -v h2load >/dev/null && mux="$mux h2load-m"
+for c in $mux; do
+  grep -q "^3.0,https,$c,multiplex,1,ok," "$out/bench.csv" || fail "no correct https row for $c"
+done
+[ -z "$mux" ] || [ -s "$out/multiplex.md" ] || fail "multiplex.md not written"
+for f in compress.md compress.csv; do [ -s "$out/$f" ] || fail "$f not written"; done
+gz="asyncdl-serial asyncdl-session asyncdl-parallel"
+case $mux in asyncdl-multiplex*) gz="$gz asyncdl-multiplex" ;; esac
+if /usr/bin/python3 -c 'import requests' 2>/dev/null; then gz="$gz requests-session"; fi
+if /usr/bin/python3 -c 'import aiohttp' 2>/dev/null; then gz="$gz aiohttp"; fi
+if command -v curl >/dev/null; then gz="$gz curl-one-proc curl-Z curl-Z-h2-mux"; fi
+for c in $gz; do
+  grep -q "^3.0,$c,[a-z]*,1,ok," "$out/compress.csv" || fail "no correct compression row for $c"
+done
+# Once asyncdl can turn compression off, it asks for it by default: its
+# wire bytes (nginx's log) are below the decoded bytes, and equal to them
+# with --no-compress.
+if "$1" --help 2>&1 | grep -q -- --no-compress; then
+  awk -F, '$2 ~ /^asyncdl-(serial|session|parallel|multiplex)$/ && !($7 < $8) { bad = 1 }
+           $2 == "asyncdl-parallel-identity" && $7 != $8 { bad = 1 }
+           END { exit bad }' "$out/compress.csv" ||
+    fail "asyncdl wire bytes do not show compression (compress.csv)"
+fi
 grep -q '^300,asyncdl-parallel,4,.*,ok$' "$out/scale.csv" || fail "no correct asyncdl scale row"
 grep -q '<svg' "$out/bench.svg" || fail "bench.svg is not an SVG"
-echo "bench smoke: ok ($want)"
+echo "bench smoke: ok ($want; multiplex: $mux; compression: $gz)"
