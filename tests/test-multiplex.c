@@ -243,6 +243,44 @@ static void test_overlap(const char *https, unsigned max_streams,
   ASSERT_EQ(conns, 1);
 }
 
+/* 3b. Six slow small documents from an HTTP/1.1-only server: run as
+ * parallel, they need exactly max_per_host (3) connections at once. */
+static void test_fallback_slow(const adl_options_t *o, const char *https1) {
+  reset_items();
+  item_t *order[N];
+  for (unsigned i = 0; i < N; i++)
+    order[i] = &g_items[i];
+  qsort(order, N, sizeof(order[0]), by_size_desc);
+  const char *api = strstr(https1, "api/v2/pokemon/");
+  ASSERT(api != NULL);
+  long mark = ngx_mark(g_log);
+  sys_t s;
+  sys_open(&s, o);
+  enum { SLOW_H1 = 6 };
+  for (unsigned i = 0; i < SLOW_H1; i++) { /* the smallest: 0.2-0.3 s each */
+    char url[512];
+    snprintf(url, sizeof(url), "%.*sslow/%s", (int)(api - https1), https1,
+             order[N - 1 - i]->name);
+    start(&s, url, order[N - 1 - i], NULL);
+  }
+  sys_run(&s, &g_done, SLOW_H1, 60000, "slow documents over HTTP/1.1");
+  sys_close(&s);
+  for (unsigned i = 0; i < SLOW_H1; i++) {
+    item_t *it = order[N - 1 - i];
+    ASSERT_EQ(it->res.status, 0);
+    ASSERT_EQ(it->got, it->size);
+    ASSERT_EQ(it->res.http_version, 11);
+  }
+  ngx_line_t lines[SLOW_H1 + 8];
+  unsigned n = ngx_lines(g_log, mark, url_port(https1), SLOW_H1, lines,
+                         SLOW_H1 + 8);
+  ASSERT_EQ(n, SLOW_H1);
+  unsigned conns = ngx_connections(lines, n);
+  fprintf(stderr, "fallback, slow: %u documents over HTTP/1.1 on %u "
+                  "connections (max_per_host 3)\n", SLOW_H1, conns);
+  ASSERT_EQ(conns, 3);
+}
+
 /* 3. No HTTP/2 at the server: parallel, HTTP/1.1, several connections but
  * no more than max_per_host. */
 static void test_fallback(const char *https1) {
@@ -260,8 +298,10 @@ static void test_fallback(const char *https1) {
   unsigned conns = ngx_connections(lines, n);
   fprintf(stderr, "fallback: 151/151 identical over HTTP/1.1, %u "
                   "connections (max_per_host 3)\n", conns);
-  ASSERT_GE(conns, 2);
+  /* Fast answers may all fit one connection on a loaded machine; slow
+   * ones cannot (HTTP/1.1 carries one at a time): */
   ASSERT_LE(conns, 3);
+  test_fallback_slow(&o, https1);
 }
 
 /* 4. Plain http without prior knowledge: HTTP/1.1, all fine. */

@@ -2,7 +2,8 @@
 # 127.0.0.1 with plain HTTP/1.1 (keep-alive) on $HTTP_PORT and TLS 1.3 +
 # HTTP/2 on $HTTPS_PORT, certificate for pokeapi.test signed by a CA made
 # here ($DIR/ca.pem). stop_nginx stops it. Needs nginx and openssl.
-# Also: $HTTPS1_PORT, the same over TLS with HTTP/1.1 only (no h2 in ALPN);
+# Also: $HTTPS1_PORT, the same over TLS with HTTP/1.1 only (no h2 in ALPN),
+# /slow/ included;
 # $GZIP_PORT, plain HTTP with gzip on for JSON. Every request on every port
 # is logged to $DIR/access.log, one line each:
 #   PORT CONNECTION REQUESTS_ON_IT STATUS BYTES_SENT PROTOCOL URI "UA"
@@ -86,6 +87,7 @@ http {
     ssl_certificate_key $d/server.key;
     ssl_protocols TLSv1.3;
     root $root;
+    location /slow/ { alias $root/api/v2/pokemon/; limit_rate 10k; }
   }
   server {
     listen 127.0.0.1:$GZIP_PORT;
