@@ -436,6 +436,13 @@ typedef struct adl_summary_s {
   uint64_t wire_bytes;   /* body bytes on the wire (bytes: decoded) */
 } adl_summary_t;
 
+/** Adds one outcome to s's counts (requests, ok, failed, bytes,
+ * wire_bytes, connections, dns_us_total, disk_max_us), as a batch does for
+ * each item: for a caller that runs its own window of adl_request_start
+ * (per-item headers, say) and still wants a batch's summary. The
+ * percentiles, wall time and rates stay the caller's. */
+ADL_EXTERN void adl_summary_add(adl_summary_t *s, const adl_result_t *res);
+
 /** Supplies the next item of a batch: set *url (and *path for a file sink,
  * else NULL) to strings that stay valid until the item's result callback;
  * return 1 for an item, 0 at the end, or a negative ADL_E* to stop early

@@ -30,7 +30,6 @@ struct adl_batch_s {
   int finishing;
   int refilling;
   uint64_t t_start, t_end;
-  uint64_t disk_max_us;
   adl_summary_t sum;
   adl__hist_t hist;
 };
@@ -46,7 +45,6 @@ static void finish(adl_batch_t *b) {
   s->p50_us = adl__hist_quantile(&b->hist, 0.50);
   s->p95_us = adl__hist_quantile(&b->hist, 0.95);
   s->max_us = b->hist.max;
-  s->disk_max_us = b->disk_max_us;
   if (s->wall_us > 0) {
     s->requests_per_s = (double)s->requests * 1e6 / (double)s->wall_us;
     s->bytes_per_s = (double)s->bytes * 1e6 / (double)s->wall_us;
@@ -60,8 +58,7 @@ static void deliver_end(adl__deferred_t *d) {
   free(b);
 }
 
-static void account(adl_batch_t *b, const adl_result_t *res) {
-  adl_summary_t *s = &b->sum;
+void adl_summary_add(adl_summary_t *s, const adl_result_t *res) {
   s->requests++;
   if (res->status == 0)
     s->ok++;
@@ -71,9 +68,13 @@ static void account(adl_batch_t *b, const adl_result_t *res) {
   s->wire_bytes += res->wire_bytes;
   s->connections += res->new_connections;
   s->dns_us_total += res->dns_us;
+  if (res->disk_max_us > s->disk_max_us)
+    s->disk_max_us = res->disk_max_us;
+}
+
+static void account(adl_batch_t *b, const adl_result_t *res) {
+  adl_summary_add(&b->sum, res);
   adl__hist_add(&b->hist, res->total_us);
-  if (res->disk_max_us > b->disk_max_us)
-    b->disk_max_us = res->disk_max_us;
   b->t_end = uv_hrtime();
 }
 

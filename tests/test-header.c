@@ -55,6 +55,25 @@ int main(void) {
       (int)ADL_ECANCELED != (int)UV_ECANCELED)
     return 1;
 
+  /* adl_summary_add counts an outcome as a batch does. */
+  adl_summary_t sum;
+  memset(&sum, 0, sizeof(sum));
+  adl_result_t res;
+  memset(&res, 0, sizeof(res));
+  res.bytes = 100;
+  res.wire_bytes = 40;
+  res.new_connections = 1;
+  res.dns_us = 7;
+  res.disk_max_us = 9;
+  adl_summary_add(&sum, &res);
+  res.status = ADL_ETIMEDOUT;
+  res.disk_max_us = 3;
+  adl_summary_add(&sum, &res);
+  if (sum.requests != 2 || sum.ok != 1 || sum.failed != 1 ||
+      sum.bytes != 200 || sum.wire_bytes != 80 || sum.connections != 2 ||
+      sum.dns_us_total != 14 || sum.disk_max_us != 9)
+    return 10;
+
   uv_loop_t loop;
   if (uv_loop_init(&loop) != 0 || adl_library_init() != 0)
     return 1;

@@ -103,18 +103,7 @@ size_t cli_feed_summary_json(const cli_feed_summary_t *s, char *buf,
 }
 
 static void account(cli_feed_t *f, const adl_result_t *res) {
-  adl_summary_t *s = &f->sum.s;
-  s->requests++;
-  if (res->status == 0)
-    s->ok++;
-  else
-    s->failed++;
-  s->bytes += res->bytes;
-  s->connections += res->new_connections;
-  s->dns_us_total += res->dns_us;
-  if (res->disk_max_us > s->disk_max_us)
-    s->disk_max_us = res->disk_max_us;
-  s->wire_bytes += res->wire_bytes;
+  adl_summary_add(&f->sum.s, res);
   f->sum.not_modified += res->not_modified != 0;
   f->sum.http2 += res->http_version == 20;
   if ((res->http_version == 10 || res->http_version == 11) &&
