@@ -69,21 +69,15 @@ int adl__policy_for(adl_strategy_t s, unsigned k, unsigned per_host,
                          .share_tls_sessions = 1};
     return 0;
   case ADL_STRATEGY_MULTIPLEX:
-    if (k == 0 || streams == 0)
-      return ADL_EINVAL;
-    /* One HTTP/2 connection per origin, k origins connected at once. An
+    /* One HTTP/2 connection per origin, k origins connected at once: the
+     * parallel caps, with `streams` requests per origin in flight. An
      * origin that answers HTTP/1.x is run as parallel: per_host requests
      * and connections (the executor raises curl's host cap then). */
-    if (per_host == 0 || per_host > k)
-      per_host = k;
-    *p = (adl__policy_t){.max_inflight = k * streams,
-                         .max_host_conns = per_host,
-                         .max_total_conns = k,
-                         .max_conns = k,
-                         .fresh_connect = 0,
-                         .fresh_dns = 0,
-                         .share_tls_sessions = 1,
-                         .mux_streams = streams};
+    if (streams == 0 ||
+        adl__policy_for(ADL_STRATEGY_PARALLEL, k, per_host, streams, p) != 0)
+      return ADL_EINVAL;
+    p->max_inflight = k * streams;
+    p->mux_streams = streams;
     return 0;
   }
   return ADL_EINVAL;
