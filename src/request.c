@@ -482,7 +482,6 @@ void adl__easy_template(adl_client_t *c, CURL *e) {
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   }
   if (c->policy.mux_streams) {
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     /* curl 7.88 pauses a whole HTTP/2 connection when one stream's DATA
      * outgrows its receive buffer, and under multi_socket some streams
      * then never finish (1 run in 5 with the default 16 KiB; none seen
@@ -582,6 +581,14 @@ int adl__attempt_prepare(adl_request_t *r, CURL *e, const char *addrs,
                    r->user_agent ? r->user_agent : c->opts.user_agent);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, http_version(c, r->origin));
+  /* multiplex: wait for the origin's connection to say whether it
+   * multiplexes, unless it said HTTP/1.x already: then there is nothing
+   * to wait for, and the request takes a connection of its own (run as
+   * parallel). */
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT,
+                   c->policy.mux_streams && r->origin->proto != ADL__PROTO_H1
+                       ? 1L
+                       : 0L);
   long f = c->policy.fresh_connect || fresh;
   curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, f);
   curl_easy_setopt(e, CURLOPT_FORBID_REUSE, f);
