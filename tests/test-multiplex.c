@@ -188,6 +188,24 @@ static int by_size_desc(const void *a, const void *b) {
   return x->size < y->size ? 1 : x->size > y->size ? -1 : 0;
 }
 
+/* Starts the n largest documents from base's /slow/ location (the same
+ * files, rate-limited) on s; order gets the items, largest first. */
+static void start_slow(sys_t *s, const char *base, unsigned n,
+                       item_t **order) {
+  reset_items();
+  for (unsigned i = 0; i < N; i++)
+    order[i] = &g_items[i];
+  qsort(order, N, sizeof(order[0]), by_size_desc);
+  const char *api = strstr(base, "api/v2/pokemon/");
+  ASSERT(api != NULL);
+  for (unsigned i = 0; i < n; i++) {
+    char url[512];
+    snprintf(url, sizeof(url), "%.*sslow/%s", (int)(api - base), base,
+             order[i]->name);
+    start(s, url, order[i], NULL);
+  }
+}
+
 /* 2. The SLOW largest documents from /slow/ at once: how many streams were
  * mid-body together (must be exactly want_max), on one connection. */
 static void test_overlap(const char *https, unsigned max_streams,
@@ -196,22 +214,11 @@ static void test_overlap(const char *https, unsigned max_streams,
   base_options(&o);
   if (max_streams > 0)
     o.max_streams = max_streams;
-  reset_items();
   item_t *order[N];
-  for (unsigned i = 0; i < N; i++)
-    order[i] = &g_items[i];
-  qsort(order, N, sizeof(order[0]), by_size_desc);
-  const char *api = strstr(https, "api/v2/pokemon/");
-  ASSERT(api != NULL);
   long mark = ngx_mark(g_log);
   sys_t s;
   sys_open(&s, &o);
-  for (unsigned i = 0; i < SLOW; i++) {
-    char url[512];
-    snprintf(url, sizeof(url), "%.*sslow/%s", (int)(api - https), https,
-             order[i]->name);
-    start(&s, url, order[i], NULL);
-  }
+  start_slow(&s, https, SLOW, order);
   uint64_t t0 = uv_hrtime();
   sys_run(&s, &g_done, SLOW, 60000, "slow documents");
   double secs = (double)(uv_hrtime() - t0) / 1e9;
@@ -248,23 +255,12 @@ static void test_overlap(const char *https, unsigned max_streams,
  * from an HTTP/1.1-only server: run as parallel, they need exactly
  * max_per_host (3) connections at once. */
 static void test_fallback_slow(const adl_options_t *o, const char *https1) {
-  reset_items();
   item_t *order[N];
-  for (unsigned i = 0; i < N; i++)
-    order[i] = &g_items[i];
-  qsort(order, N, sizeof(order[0]), by_size_desc);
-  const char *api = strstr(https1, "api/v2/pokemon/");
-  ASSERT(api != NULL);
   long mark = ngx_mark(g_log);
   sys_t s;
   sys_open(&s, o);
   enum { SLOW_H1 = 6 };
-  for (unsigned i = 0; i < SLOW_H1; i++) { /* about 1-2 s each */
-    char url[512];
-    snprintf(url, sizeof(url), "%.*sslow/%s", (int)(api - https1), https1,
-             order[i]->name);
-    start(&s, url, order[i], NULL);
-  }
+  start_slow(&s, https1, SLOW_H1, order); /* about 1-2 s each */
   sys_run(&s, &g_done, SLOW_H1, 60000, "slow documents over HTTP/1.1");
   sys_close(&s);
   for (unsigned i = 0; i < SLOW_H1; i++) {
