@@ -141,6 +141,8 @@ part_rtt0() {
   fi
 
   # ---- 5: instructions per request (callgrind) ------------------------------
+  # The same work on both sides: asyncdl asks for compression by default
+  # (Accept-Encoding, since 0.3.0), so curl is run with --compressed.
   if ! command -v valgrind >/dev/null; then
     say "SKIP 5 instructions per request: valgrind not installed"
   else
@@ -156,7 +158,7 @@ part_rtt0() {
         err "asyncdl under callgrind ($n URLs) failed: $(tail -n 2 "$W/cg-asyncdl-$n.err")"
       if command -v curl >/dev/null; then
         valgrind --tool=callgrind --callgrind-out-file="$W/cg-curl-$n.out" \
-          curl -sS --no-progress-meter --fail --http1.1 -Z --parallel-max 6 -K "$W/cg-$n.curlrc" \
+          curl -sS --no-progress-meter --fail --http1.1 --compressed -Z --parallel-max 6 -K "$W/cg-$n.curlrc" \
           >/dev/null 2>"$W/cg-curl-$n.err" ||
           err "curl -Z under callgrind ($n URLs) failed: $(tail -n 2 "$W/cg-curl-$n.err")"
       fi
@@ -174,7 +176,7 @@ part_rtt0() {
         pc=$(((IR[curl-$big] - IR[curl-$NDOCS]) / d))
         r=$(f "$pa" "$pc")
         say "$(verdict "$r" 0.5) 5 instructions per request (callgrind Ir, http, parallel K=6, RTT 0," \
-          "($big - $NDOCS URLs) / $d): asyncdl $pa vs curl -Z $pc = ${r}x <= 0.5x" \
+          "($big - $NDOCS URLs) / $d): asyncdl $pa vs curl -Z --compressed $pc = ${r}x <= 0.5x" \
           "(totals asyncdl ${IR[asyncdl-$NDOCS]} / ${IR[asyncdl-$big]}, curl ${IR[curl-$NDOCS]} / ${IR[curl-$big]})"
       else
         say "INFO 5 instructions per request: asyncdl $pa (curl not installed or failed: no ratio)"
